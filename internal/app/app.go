@@ -1,0 +1,179 @@
+// Package app wires configuration, stores, services, HTTP handlers and
+// background workers into a running server. It holds no domain logic.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wharfhq/wharf/internal/access"
+	"github.com/wharfhq/wharf/internal/config"
+	"github.com/wharfhq/wharf/internal/gc"
+	"github.com/wharfhq/wharf/internal/httpapi/middleware"
+	"github.com/wharfhq/wharf/internal/httpapi/oci"
+	"github.com/wharfhq/wharf/internal/registry"
+	"github.com/wharfhq/wharf/internal/store/blob"
+	"github.com/wharfhq/wharf/internal/store/blob/fs"
+	"github.com/wharfhq/wharf/internal/store/meta"
+	"github.com/wharfhq/wharf/internal/store/meta/sqlstore"
+)
+
+// Stores are the opened storage engines.
+type Stores struct {
+	Meta  meta.Store
+	Blobs blob.Store
+}
+
+// OpenStores opens the embedded engines under the data directory.
+func OpenStores(ctx context.Context, cfg config.Config) (Stores, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return Stores{}, err
+	}
+	m, err := sqlstore.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "meta.db"))
+	if err != nil {
+		return Stores{}, fmt.Errorf("opening metadata: %w", err)
+	}
+	b, err := fs.New(cfg.DataDir)
+	if err != nil {
+		m.Close()
+		return Stores{}, fmt.Errorf("opening blob store: %w", err)
+	}
+	return Stores{Meta: m, Blobs: b}, nil
+}
+
+// App is a configured server.
+type App struct {
+	Config    config.Config
+	Logger    *slog.Logger
+	Stores    Stores
+	Registry  *registry.Service
+	Bootstrap Bootstrap
+	Collector *gc.Collector
+	Metrics   *middleware.Metrics
+	handler   http.Handler
+}
+
+// New opens the stores, bootstraps the default account and builds the
+// HTTP handler.
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, error) {
+	st, err := OpenStores(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	boot, err := bootstrap(ctx, cfg, st.Meta, time.Now())
+	if err != nil {
+		st.Meta.Close()
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	reg := registry.New(st.Meta, st.Blobs, registry.Options{
+		CreateOnPush:     cfg.CreateOnPush,
+		MaxManifestBytes: cfg.MaxManifestBytes,
+	})
+	a := &App{Config: cfg, Logger: logger, Stores: st, Registry: reg, Bootstrap: boot}
+	a.Collector = &gc.Collector{Meta: st.Meta, Blobs: st.Blobs, Grace: cfg.GCGrace, UploadTTL: cfg.UploadTTL, Logger: logger}
+
+	promReg := prometheus.NewRegistry()
+	if a.Metrics, err = middleware.NewMetrics(promReg); err != nil {
+		st.Meta.Close()
+		return nil, err
+	}
+
+	var authn access.Authenticator = &access.BasicKeys{Keys: st.Meta}
+	if cfg.Anonymous {
+		authn = access.Anonymous{AccountID: boot.AccountID}
+	}
+	v2 := &oci.Handler{
+		Registry:   reg,
+		Authn:      authn,
+		Authz:      access.AccountAuthorizer{},
+		Region:     cfg.Region,
+		AccountFor: func(*http.Request) string { return boot.AccountID },
+		Logger:     logger,
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/v2/", v2)
+	mux.Handle("/v2", v2)
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		middleware.SetRoute(r.Context(), "healthz")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		middleware.SetRoute(r.Context(), "readyz")
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := st.Meta.Ping(ctx); err != nil {
+			http.Error(w, "metadata store unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	mux.Handle("/metrics", a.Metrics.Handler())
+	a.handler = middleware.Chain(mux, logger, a.Metrics)
+	return a, nil
+}
+
+// Handler returns the root HTTP handler.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Close releases the stores.
+func (a *App) Close() error { return a.Stores.Meta.Close() }
+
+// Serve listens and serves until ctx ends, running the background workers,
+// then shuts down gracefully.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: a.Config.ReadHeaderTimeout,
+		IdleTimeout:       a.Config.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
+	}
+	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{}, 3)
+	go func() { a.Registry.RunPullRecorder(workers, 5*time.Second, a.Logger); done <- struct{}{} }()
+	go func() { a.Collector.Loop(workers, a.Config.GCInterval); done <- struct{}{} }()
+	go func() { a.uploadGauge(workers); done <- struct{}{} }()
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
+		err = srv.Shutdown(sctx)
+		cancel()
+	}
+	stopWorkers()
+	for i := 0; i < 3; i++ {
+		<-done
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// uploadGauge keeps the upload-sessions gauge current.
+func (a *App) uploadGauge(ctx context.Context) {
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		if n, err := a.Stores.Meta.CountUploads(ctx); err == nil {
+			a.Metrics.UploadSessions.Set(float64(n))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,213 @@
+// Package config loads the Wharf server configuration.
+//
+// Values are resolved in this order, later sources overriding earlier ones:
+//
+//  1. built-in defaults (see [Defaults]);
+//  2. a YAML config file, whose path comes from the --config flag or, when
+//     that flag is not set, the WHARF_CONFIG environment variable;
+//  3. environment variables named WHARF_<KEY> where KEY is the upper-cased
+//     YAML key (WHARF_LISTEN, WHARF_DATA_DIR, WHARF_GC_INTERVAL, ...);
+//  4. command-line flags, but only those the user actually set.
+//
+// Durations are Go duration strings ("90s", "24h") everywhere. Byte sizes are
+// integers, optionally followed by B, KiB, MiB or GiB. Environment variables
+// set to the empty string are treated as unset.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the server configuration. The zero value is not useful; start
+// from [Defaults] or use [Load].
+//
+// AdminSecretAccessKey is never printed: String, GoString, LogValue and
+// MarshalJSON redact it.
+type Config struct {
+	// Listen is the TCP address the HTTP server listens on.
+	Listen string `yaml:"listen"`
+	// DataDir holds blobs and metadata.
+	DataDir string `yaml:"data_dir"`
+	// Region is the AWS region the server claims to be (SigV4 scope, ARNs).
+	Region string `yaml:"region"`
+	// PublicURL is the externally visible base URL (scheme://host[:port]),
+	// used to build absolute URLs. Empty means "derive from the request".
+	PublicURL string `yaml:"public_url"`
+	// AccountID is the 12-digit AWS account id the registry answers for.
+	AccountID string `yaml:"account_id"`
+	// AdminAccessKeyID and AdminSecretAccessKey are the bootstrap admin
+	// credentials. Both or neither must be set.
+	AdminAccessKeyID     string `yaml:"admin_access_key_id"`
+	AdminSecretAccessKey string `yaml:"admin_secret_access_key"`
+	// Anonymous allows unauthenticated pulls.
+	Anonymous bool `yaml:"anonymous"`
+	// CreateOnPush creates a repository on first push instead of refusing.
+	CreateOnPush bool `yaml:"create_on_push"`
+	// LogFormat is "text" or "json".
+	LogFormat string `yaml:"log_format"`
+	// LogLevel is a slog level name: debug, info, warn, error (or e.g. "info+2").
+	LogLevel string `yaml:"log_level"`
+	// GCInterval is how often garbage collection runs.
+	GCInterval time.Duration `yaml:"gc_interval"`
+	// GCGrace is how long an unreferenced blob survives before GC deletes it.
+	GCGrace time.Duration `yaml:"gc_grace"`
+	// UploadTTL is how long an idle upload session is kept.
+	UploadTTL time.Duration `yaml:"upload_ttl"`
+	// MaxManifestBytes caps the size of a pushed manifest.
+	MaxManifestBytes int64 `yaml:"max_manifest_bytes"`
+	// ReadHeaderTimeout bounds reading request headers (http.Server).
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// IdleTimeout bounds idle keep-alive connections (http.Server).
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// ShutdownTimeout bounds graceful shutdown.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Defaults returns the built-in default configuration.
+func Defaults() Config {
+	return Config{
+		Listen:            "127.0.0.1:5000",
+		DataDir:           "./wharf-data",
+		Region:            "us-east-1",
+		CreateOnPush:      true,
+		LogFormat:         "text",
+		LogLevel:          "info",
+		GCInterval:        time.Hour,
+		GCGrace:           24 * time.Hour,
+		UploadTTL:         24 * time.Hour,
+		MaxManifestBytes:  4 << 20,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ShutdownTimeout:   30 * time.Second,
+	}
+}
+
+// SlogLevel returns the parsed LogLevel, or slog.LevelInfo when it does not
+// parse (Validate reports that case).
+func (c Config) SlogLevel() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}
+
+var (
+	accountIDRe = regexp.MustCompile(`^[0-9]{12}$`)
+	regionRe    = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+)
+
+// Validate checks the configuration and reports every problem found, each
+// prefixed with the YAML key it concerns.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+
+	if err := validateListen(c.Listen); err != nil {
+		bad("listen", "%v", err)
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		bad("data_dir", "must not be empty")
+	}
+	if !regionRe.MatchString(c.Region) {
+		bad("region", "%q is not a valid region name (lowercase letters, digits and dashes, e.g. us-east-1)", c.Region)
+	}
+	if c.PublicURL != "" {
+		if err := validatePublicURL(c.PublicURL); err != nil {
+			bad("public_url", "%v", err)
+		}
+	}
+	if c.AccountID != "" && !accountIDRe.MatchString(c.AccountID) {
+		bad("account_id", "%q must be exactly 12 digits", c.AccountID)
+	}
+	switch {
+	case c.AdminAccessKeyID != "" && c.AdminSecretAccessKey == "":
+		bad("admin_secret_access_key", "must be set when admin_access_key_id is set")
+	case c.AdminAccessKeyID == "" && c.AdminSecretAccessKey != "":
+		bad("admin_access_key_id", "must be set when admin_secret_access_key is set")
+	}
+	if c.AdminAccessKeyID != "" && strings.ContainsFunc(c.AdminAccessKeyID, isSpaceOrControl) {
+		bad("admin_access_key_id", "must not contain whitespace or control characters")
+	}
+	if c.AdminSecretAccessKey != "" && strings.ContainsFunc(c.AdminSecretAccessKey, isSpaceOrControl) {
+		// Do not echo the value.
+		bad("admin_secret_access_key", "must not contain whitespace or control characters")
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		bad("log_format", "%q must be \"text\" or \"json\"", c.LogFormat)
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		bad("log_level", "%q is not a level (debug, info, warn, error)", c.LogLevel)
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{
+		{"gc_interval", c.GCInterval},
+		{"gc_grace", c.GCGrace},
+		{"upload_ttl", c.UploadTTL},
+		{"read_header_timeout", c.ReadHeaderTimeout},
+		{"idle_timeout", c.IdleTimeout},
+		{"shutdown_timeout", c.ShutdownTimeout},
+	} {
+		if d.v <= 0 {
+			bad(d.key, "must be positive, got %v", d.v)
+		}
+	}
+	if c.MaxManifestBytes <= 0 {
+		bad("max_manifest_bytes", "must be positive, got %d", c.MaxManifestBytes)
+	}
+	return errors.Join(errs...)
+}
+
+func isSpaceOrControl(r rune) bool {
+	return r <= ' ' || r == 0x7f
+}
+
+func validateListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port: %v", addr, err)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("%q: port %q is not a number in 0-65535", addr, port)
+	}
+	if host != "" && strings.ContainsFunc(host, isSpaceOrControl) {
+		return fmt.Errorf("%q: invalid host", addr)
+	}
+	return nil
+}
+
+func validatePublicURL(s string) error {
+	// Error messages avoid echoing the raw value: a URL may carry a password.
+	u, err := url.Parse(s)
+	if err != nil {
+		return errors.New("not a valid URL")
+	}
+	if u.User != nil {
+		return errors.New("must not contain user info")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("%q: scheme must be http or https", u.Redacted())
+	}
+	if u.Host == "" {
+		return fmt.Errorf("%q: missing host", u.Redacted())
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		return fmt.Errorf("%q: must not contain a query or fragment", u.Redacted())
+	}
+	return nil
+}

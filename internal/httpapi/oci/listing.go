@@ -1,0 +1,140 @@
+package oci
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+
+	"github.com/wharfhq/wharf/internal/access"
+	"github.com/wharfhq/wharf/internal/httpapi/middleware"
+	"github.com/wharfhq/wharf/internal/registry/names"
+)
+
+// maxPage bounds one page of tags or repositories when the client asks for
+// more (or gives no n); the Link header carries on from there.
+const maxPage = 100000
+
+func (h *Handler) tags(req *request) {
+	w, r := req.w, req.r
+	middleware.SetRoute(r.Context(), "tags_list")
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		h.methodNotAllowed(w, r)
+		return
+	}
+	n, last, err := pageParams(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	repo, ok := h.repo(req, false, access.ActionListImages)
+	if !ok {
+		return
+	}
+	limit := n
+	if limit < 0 || limit > maxPage {
+		limit = maxPage
+	}
+	tags := []string{}
+	if limit > 0 {
+		if tags, err = h.Registry.Tags(r.Context(), repo, last, limit); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+	}
+	if limit > 0 && len(tags) == limit {
+		setNextLink(w, "/v2/"+req.name+"/tags/list", limit, tags[len(tags)-1])
+	}
+	writeJSON(w, r, struct {
+		Name string   `json:"name"`
+		Tags []string `json:"tags"`
+	}{req.name, tags})
+}
+
+func (h *Handler) catalog(req *request) {
+	w, r := req.w, req.r
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		h.methodNotAllowed(w, r)
+		return
+	}
+	n, last, err := pageParams(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	// The catalog lists the addressed account's repositories, and only to a
+	// caller who may describe them.
+	res := access.Resource{Region: h.Region, AccountID: req.account}
+	if err := h.Authz.Authorize(r.Context(), req.principal, access.ActionDescribeRepositories, res); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	limit := n
+	if limit < 0 || limit > maxPage {
+		limit = maxPage
+	}
+	repos := []string{}
+	if limit > 0 {
+		if repos, err = h.Registry.Catalog(r.Context(), req.account, last, limit); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+	}
+	if limit > 0 && len(repos) == limit {
+		setNextLink(w, "/v2/_catalog", limit, repos[len(repos)-1])
+	}
+	writeJSON(w, r, struct {
+		Repositories []string `json:"repositories"`
+	}{repos})
+}
+
+func (h *Handler) referrers(req *request) {
+	w, r := req.w, req.r
+	middleware.SetRoute(r.Context(), "referrers")
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		h.methodNotAllowed(w, r)
+		return
+	}
+	d, err := names.ParseDigest(req.ref)
+	if err != nil {
+		h.writeError(w, r, digestError(req.ref))
+		return
+	}
+	repo, ok := h.repo(req, false, access.ActionBatchGetImage)
+	if !ok {
+		return
+	}
+	at := r.URL.Query().Get("artifactType")
+	body, err := h.Registry.Referrers(r.Context(), repo, d, at)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if at != "" {
+		w.Header().Set("OCI-Filters-Applied", "artifactType")
+	}
+	w.Header().Set("Content-Type", "application/vnd.oci.image.index.v1+json")
+	w.Header().Set("Content-Length", itoa(int64(len(body))))
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet {
+		_, _ = w.Write(body)
+	}
+}
+
+func setNextLink(w http.ResponseWriter, path string, n int, last string) {
+	q := url.Values{"n": {itoa(int64(n))}, "last": {last}}
+	w.Header().Set("Link", "<"+path+"?"+q.Encode()+`>; rel="next"`)
+}
+
+func writeJSON(w http.ResponseWriter, r *http.Request, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "encoding failed", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", itoa(int64(len(body))))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}

@@ -1,0 +1,297 @@
+#!/usr/bin/env bash
+# Compare Wharf with the CNCF distribution registry using cmd/wharf-bench.
+#
+#   scripts/bench.sh                      # full run, 3 interleaved rounds
+#   QUICK=1 scripts/bench.sh              # smoke run: small sizes, short loops
+#   ONLY=distribution QUICK=1 scripts/bench.sh
+#
+# Environment:
+#   ROUNDS=N        rounds per scenario and registry (default 3, QUICK: 1)
+#   QUICK=1         shrink sizes and durations
+#   ONLY=NAME       run one registry only: wharf or distribution
+#   SCENARIOS="..." subset of: blob-push-mono blob-push-16MiB blob-pull
+#                   manifest-get pull-storm small-push tags-list
+#   RESULTS=FILE    where to keep the JSON lines (default /tmp/wharf-bench-results-<time>.jsonl)
+#   REGISTRY_BIN    distribution binary (default ~/.cache/wharf-tools/registry, installed if missing)
+#   KEEP=1          keep the temporary directory (logs, configs)
+#
+# Every (scenario, round, registry) runs against a freshly started server
+# with a fresh data directory, in the order wharf, distribution, wharf,
+# distribution, ... Each run has a setup phase (wharf-bench --setup-only)
+# and a measured phase. For pull-storm the server's peak RSS is its VmHWM
+# after the peak was reset (/proc/PID/clear_refs) between the two phases,
+# or, if the reset is not allowed, the highest VmRSS sampled every 50ms.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+QUICK=${QUICK:-0}
+if [[ $QUICK == 1 ]]; then ROUNDS=${ROUNDS:-1}; else ROUNDS=${ROUNDS:-3}; fi
+ONLY=${ONLY:-}
+SCENARIOS=${SCENARIOS:-"blob-push-mono blob-push-16MiB blob-pull manifest-get pull-storm small-push tags-list"}
+TOOLS=${WHARF_TOOLS:-$HOME/.cache/wharf-tools}
+DIST_VERSION=v3.1.2
+REGISTRY_BIN=${REGISTRY_BIN:-$TOOLS/registry}
+KEEP=${KEEP:-0}
+RESULTS=${RESULTS:-/tmp/wharf-bench-results-$(date +%Y%m%d-%H%M%S).jsonl}
+
+# Wharf credentials (the admin key pair the server is started with).
+WHARF_ACCOUNT_ID=123456789012
+WHARF_KEY_ID=AKIABENCH
+WHARF_SECRET=benchsecret
+
+if [[ $QUICK == 1 ]]; then
+	BLOBS=2 BLOB_SIZE=32MiB DUR=2s STORM_CLIENTS=40 STORM_SIZE=10MiB TAGS=1000
+else
+	BLOBS=4 BLOB_SIZE=256MiB DUR=10s STORM_CLIENTS=200 STORM_SIZE=50MiB TAGS=10000
+fi
+
+case $ONLY in
+"") REGS=(wharf distribution) ;;
+wharf | distribution) REGS=("$ONLY") ;;
+*)
+	echo "ONLY must be wharf or distribution" >&2
+	exit 2
+	;;
+esac
+if ! [[ $ROUNDS =~ ^[1-9][0-9]*$ ]]; then
+	echo "ROUNDS must be a positive integer" >&2
+	exit 2
+fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/wharf-bench.XXXXXX")
+SERVER_PID=""
+SAMPLER_PID=""
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+
+stop_pid() { # stop_pid PID: TERM, then KILL after 10s; reap it.
+	local pid=$1 i
+	[[ -n $pid ]] || return 0
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	stop_pid "$SAMPLER_PID"
+	stop_pid "$SERVER_PID"
+	if [[ $KEEP == 1 ]]; then
+		log "kept $TMP"
+	else
+		rm -rf "$TMP"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- tools -----------------------------------------------------------------
+
+cd "$ROOT"
+log "building wharf-bench"
+go build -o "$TMP/wharf-bench" ./cmd/wharf-bench
+BENCH=$TMP/wharf-bench
+
+if [[ " ${REGS[*]} " == *" distribution "* && ! -x $REGISTRY_BIN ]]; then
+	log "installing distribution $DIST_VERSION into $TOOLS (takes a few minutes the first time)"
+	mkdir -p "$TOOLS"
+	GOBIN=$TOOLS go install "github.com/distribution/distribution/v3/cmd/registry@$DIST_VERSION"
+	REGISTRY_BIN=$TOOLS/registry
+fi
+if [[ " ${REGS[*]} " == *" wharf "* ]]; then
+	log "building wharf"
+	if ! go build -o "$TMP/wharf" ./cmd/wharf; then
+		log "cmd/wharf does not build; run with ONLY=distribution to benchmark distribution alone"
+		exit 1
+	fi
+fi
+
+mkdir -p "$TMP/logs"
+: >"$RESULTS"
+
+# --- servers ---------------------------------------------------------------
+
+# start_server NAME TAG: start a fresh server; sets SERVER_PID, SERVER_URL,
+# SERVER_DATA, SERVER_LOG and the credentials of wharf-bench.
+start_server() {
+	local name=$1 tag=$2 port
+	port=$("$BENCH" freeport)
+	SERVER_URL=http://127.0.0.1:$port
+	SERVER_DATA=$TMP/data-$name-$tag
+	SERVER_LOG=$TMP/logs/$name-$tag.log
+	rm -rf "$SERVER_DATA"
+	mkdir -p "$SERVER_DATA"
+	case $name in
+	wharf)
+		WHARF_ACCOUNT_ID=$WHARF_ACCOUNT_ID \
+			WHARF_ADMIN_ACCESS_KEY_ID=$WHARF_KEY_ID \
+			WHARF_ADMIN_SECRET_ACCESS_KEY=$WHARF_SECRET \
+			"$TMP/wharf" serve --listen "127.0.0.1:$port" --data "$SERVER_DATA" >"$SERVER_LOG" 2>&1 &
+		SERVER_PID=$!
+		BENCH_USER=$WHARF_KEY_ID BENCH_PASSWORD=$WHARF_SECRET
+		READY_URL=$SERVER_URL/readyz
+		;;
+	distribution)
+		cat >"$TMP/distribution-$tag.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $SERVER_DATA
+  delete:
+    enabled: true
+  cache:
+    blobdescriptor: inmemory
+http:
+  addr: 127.0.0.1:$port
+  secret: wharf-bench
+EOF
+		# No OTLP collector here: without this the exporter retries and logs
+		# an error for every batch of spans.
+		OTEL_TRACES_EXPORTER=none "$REGISTRY_BIN" serve "$TMP/distribution-$tag.yml" >"$SERVER_LOG" 2>&1 &
+		SERVER_PID=$!
+		BENCH_USER="" BENCH_PASSWORD=""
+		READY_URL=$SERVER_URL/v2/
+		;;
+	esac
+	if ! "$BENCH" wait --url "$READY_URL" --pid "$SERVER_PID" --timeout 60s; then
+		log "$name did not become ready; last log lines:"
+		tail -n 20 "$SERVER_LOG" >&2 || true
+		return 1
+	fi
+}
+
+stop_server() {
+	stop_pid "$SERVER_PID"
+	SERVER_PID=""
+	rm -rf "$SERVER_DATA"
+}
+
+rss_kib() { # rss_kib PID FIELD
+	awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null || true
+}
+
+start_sampler() { # highest VmRSS of PID, in KiB, written to FILE
+	local pid=$1 file=$2
+	(
+		max=0
+		while kill -0 "$pid" 2>/dev/null; do
+			v=$(rss_kib "$pid" VmRSS)
+			if [[ -n $v ]] && ((v > max)); then
+				max=$v
+				echo "$max" >"$file"
+			fi
+			sleep 0.05
+		done
+	) &
+	SAMPLER_PID=$!
+}
+
+# --- scenarios -------------------------------------------------------------
+
+scenario_args() {
+	case $1 in
+	blob-push-mono) echo "--scenario blob-push --chunk 0 --blobs $BLOBS --size $BLOB_SIZE" ;;
+	blob-push-16MiB) echo "--scenario blob-push --chunk 16MiB --blobs $BLOBS --size $BLOB_SIZE" ;;
+	blob-pull) echo "--scenario blob-pull --blobs $BLOBS --size $BLOB_SIZE" ;;
+	manifest-get) echo "--scenario manifest-get --concurrency 64 --duration $DUR" ;;
+	pull-storm) echo "--scenario pull-storm --concurrency $STORM_CLIENTS --image-size $STORM_SIZE --layers 5" ;;
+	small-push) echo "--scenario small-push --concurrency 16 --duration $DUR" ;;
+	tags-list) echo "--scenario tags-list --concurrency 16 --tags $TAGS --duration $DUR" ;;
+	*)
+		echo "unknown scenario $1" >&2
+		return 1
+		;;
+	esac
+}
+
+FAILED=0
+
+# run_one CASE ROUND NAME
+run_one() {
+	local case=$1 round=$2 name=$3 args peak="" hwm_reset=0 rssfile
+	args=$(scenario_args "$case")
+	if ! start_server "$name" "$case-$round"; then
+		FAILED=$((FAILED + 1))
+		stop_server
+		return 0
+	fi
+	local common=(--url "$SERVER_URL" --case "$case" --label "$name" --round "$round")
+	# shellcheck disable=SC2086 # args is a list of flags
+	if ! WHARF_BENCH_USER=$BENCH_USER WHARF_BENCH_PASSWORD=$BENCH_PASSWORD \
+		"$BENCH" "${common[@]}" $args --setup-only >/dev/null 2>"$TMP/setup.err"; then
+		log "$case round $round on $name: setup failed:"
+		cat "$TMP/setup.err" >&2
+		tail -n 20 "$SERVER_LOG" >&2 || true
+		FAILED=$((FAILED + 1))
+		stop_server
+		return 0
+	fi
+	if [[ $case == pull-storm ]]; then
+		# Reset the peak RSS so that it covers the storm only.
+		if echo 5 2>/dev/null >"/proc/$SERVER_PID/clear_refs"; then hwm_reset=1; fi
+		rssfile=$TMP/rss-$name-$round
+		echo 0 >"$rssfile"
+		start_sampler "$SERVER_PID" "$rssfile"
+	fi
+	local rc=0
+	# shellcheck disable=SC2086
+	WHARF_BENCH_USER=$BENCH_USER WHARF_BENCH_PASSWORD=$BENCH_PASSWORD \
+		"$BENCH" "${common[@]}" $args >>"$RESULTS" || rc=$?
+	if [[ $case == pull-storm ]]; then
+		if [[ $hwm_reset == 1 ]]; then peak=$(rss_kib "$SERVER_PID" VmHWM); fi
+		stop_pid "$SAMPLER_PID"
+		SAMPLER_PID=""
+		local sampled
+		sampled=$(cat "$rssfile")
+		if [[ -z $peak ]] || ((sampled > peak)); then peak=$sampled; fi
+		if ((peak > 0)); then
+			local mib
+			mib=$(awk -v k="$peak" 'BEGIN { printf "%.1f", k / 1024 }')
+			printf '{"scenario":"pull-storm","case":"%s","label":"%s","round":%d,"metrics":{"peak_rss_mib":%s},"ops":0,"errors":0}\n' \
+				"$case" "$name" "$round" "$mib" >>"$RESULTS"
+			log "[$name] pull-storm: server peak RSS $mib MiB ($([[ $hwm_reset == 1 ]] && echo VmHWM || echo sampled VmRSS))"
+		fi
+	fi
+	if ((rc != 0)); then
+		log "$case round $round on $name failed (exit $rc); last server log lines:"
+		tail -n 20 "$SERVER_LOG" >&2 || true
+		FAILED=$((FAILED + 1))
+	fi
+	stop_server
+}
+
+log "registries: ${REGS[*]}; rounds: $ROUNDS; quick: $QUICK"
+log "note: distribution runs WITHOUT auth: its htpasswd (bcrypt) path collapses to ~12 req/s,"
+log "      which would make the comparison meaningless. Wharf runs WITH auth (HTTP Basic)."
+log "note: distribution runs with its stock inmemory blob descriptor cache and OTEL_TRACES_EXPORTER=none."
+log "results: $RESULTS"
+
+for case in $SCENARIOS; do
+	scenario_args "$case" >/dev/null
+	for ((round = 1; round <= ROUNDS; round++)); do
+		for name in "${REGS[@]}"; do
+			run_one "$case" "$round" "$name"
+		done
+	done
+done
+
+echo
+echo "Wharf vs distribution $DIST_VERSION: medians of $ROUNDS round(s)$([[ $QUICK == 1 ]] && echo ', QUICK sizes')"
+echo "(distribution without auth, Wharf with HTTP Basic auth; ratio = wharf / distribution)"
+"$BENCH" compare --a wharf --b distribution "$RESULTS"
+echo
+echo "raw results: $RESULTS"
+if ((FAILED > 0)); then
+	log "$FAILED run(s) failed"
+	exit 1
+fi
