@@ -94,7 +94,10 @@ func TestCrane(t *testing.T) {
 	crane := tool(t, "crane")
 	ce := newClientEnv(t)
 	spec := cmdSpec{env: ce.env}
-	c := func(args ...string) string { return mustRun(t, spec, crane, append(args, "--insecure")...) }
+	c := func(args ...string) string {
+		t.Helper()
+		return mustRun(t, spec, crane, append(args, "--insecure")...)
+	}
 
 	// Anonymous access is refused.
 	if _, _, err := run(t, spec, crane, "ls", "--insecure", s.Addr+"/e2e/crane"); err == nil {

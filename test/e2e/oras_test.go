@@ -44,6 +44,7 @@ func TestORASReferrers(t *testing.T) {
 	ce := newClientEnv(t)
 	dir := t.TempDir()
 	o := func(args ...string) string {
+		t.Helper()
 		args = append(args, "--plain-http", "-u", s.User, "--password-stdin",
 			"--registry-config", filepath.Join(ce.home, "oras-auth.json"))
 		return mustRun(t, cmdSpec{env: ce.env, dir: dir, stdin: s.Pass}, oras, args...)

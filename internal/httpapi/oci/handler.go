@@ -185,4 +185,3 @@ func pageParams(r *http.Request) (n int, last string, err error) {
 	}
 	return n, last, nil
 }
-
