@@ -473,3 +473,21 @@ not json
 	}
 	t.Log("\n" + out.String())
 }
+
+func BenchmarkRandReader(b *testing.B) {
+	buf := make([]byte, 256<<10)
+	b.SetBytes(int64(len(buf)))
+	r := NewRandReader(1, 1<<62)
+	for b.Loop() {
+		_, _ = r.Read(buf)
+	}
+}
+
+func BenchmarkSHA256(b *testing.B) {
+	buf := make([]byte, 256<<10)
+	b.SetBytes(int64(len(buf)))
+	h := sha256.New()
+	for b.Loop() {
+		h.Write(buf)
+	}
+}

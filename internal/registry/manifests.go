@@ -212,6 +212,11 @@ func (s *Service) Referrers(ctx context.Context, r meta.Repository, subject dige
 	return json.Marshal(idx)
 }
 
+// EmptyReferrers is the referrers index of a subject nothing refers to.
+func EmptyReferrers() []byte {
+	return []byte(`{"schemaVersion":2,"mediaType":"` + manifest.OCIIndex + `","manifests":[]}`)
+}
+
 // RecordPull notes that a manifest was pulled (ECR's lastRecordedPullTime).
 func (s *Service) RecordPull(ctx context.Context, r meta.Repository, d string) error {
 	return s.meta.TouchPull(ctx, r.ID, d, s.now())

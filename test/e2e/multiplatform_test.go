@@ -9,11 +9,11 @@ import (
 	"time"
 )
 
-// TestSkopeoCopyMultiPlatform builds a two-platform OCI index (images made
-// with crane, the index with regctl),
-// copies it between repositories with `skopeo copy --all` and with
-// `regctl image copy`, and checks that the index digest is unchanged and that
-// both children (and their blobs) resolve at each destination.
+// TestSkopeoCopyMultiPlatform builds a two-platform OCI index (the images
+// with crane, the index with regctl), copies it between repositories with
+// `skopeo copy --all` and with `regctl image copy`, and checks that the index
+// digest is unchanged and that both children (and their blobs) resolve at
+// each destination.
 func TestSkopeoCopyMultiPlatform(t *testing.T) {
 	s := startWharf(t)
 	crane := tool(t, "crane")
@@ -50,7 +50,7 @@ func TestSkopeoCopyMultiPlatform(t *testing.T) {
 		return mustRun(t, cmdSpec{env: ce.env, timeout: 5 * time.Minute}, regctl, append([]string{"--host", host}, args...)...)
 	}
 	src := s.Ref("e2e/multi", "v1")
-	r(append(append([]string{"index", "create", src}, childRefs...))...)
+	r(append([]string{"index", "create", src}, childRefs...)...)
 	indexDigest := r("image", "digest", src)
 
 	raw, d := s.getManifest(t, "e2e/multi", "v1")

@@ -7,6 +7,7 @@ import (
 
 	"github.com/wharfhq/wharf/internal/access"
 	"github.com/wharfhq/wharf/internal/httpapi/middleware"
+	"github.com/wharfhq/wharf/internal/registry"
 	"github.com/wharfhq/wharf/internal/registry/names"
 )
 
@@ -99,12 +100,20 @@ func (h *Handler) referrers(req *request) {
 		h.writeError(w, r, digestError(req.ref))
 		return
 	}
-	repo, ok := h.repo(req, false, access.ActionBatchGetImage)
-	if !ok {
+	if err := h.authorize(req, access.ActionBatchGetImage); err != nil {
+		h.writeError(w, r, err)
 		return
 	}
 	at := r.URL.Query().Get("artifactType")
-	body, err := h.Registry.Referrers(r.Context(), repo, d, at)
+	// A repository that does not exist has no referrers: the spec answers
+	// an empty index rather than an error.
+	var body []byte
+	repo, err := h.Registry.Repository(r.Context(), req.account, req.name, false)
+	if registry.CodeOf(err) == registry.CodeNameUnknown {
+		body, err = registry.EmptyReferrers(), nil
+	} else if err == nil {
+		body, err = h.Registry.Referrers(r.Context(), repo, d, at)
+	}
 	if err != nil {
 		h.writeError(w, r, err)
 		return

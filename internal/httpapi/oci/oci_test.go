@@ -421,3 +421,12 @@ func TestImmutableTagsAndCreateOnPush(t *testing.T) {
 	m := imageManifest([]byte(`{"c":4}`), []byte("l3"))
 	e.expect(e.do("PUT", "/v2/team/app/manifests/v1", m, "Content-Type", "application/vnd.oci.image.manifest.v1+json"), 400, "TAG_INVALID")
 }
+
+func TestReferrersOfUnknownRepository(t *testing.T) {
+	e := newEnv(t)
+	r := e.do("GET", "/v2/team/none/referrers/"+sha([]byte("x")), nil)
+	e.expect(r, 200, "")
+	if r.header.Get("Content-Type") != "application/vnd.oci.image.index.v1+json" || !strings.Contains(string(r.body), `"manifests":[]`) {
+		t.Fatalf("empty referrers: %v %s", r.header, r.body)
+	}
+}

@@ -190,7 +190,9 @@ func Parse(contentType string, body []byte) (*Parsed, error) {
 			return nil, invalid("layers is required")
 		}
 		p.Config, p.Layers = r.Config, r.Layers
-		if p.ArtifactType == "" && mt == OCIManifest && r.Config.MediaType != OCIImageConfig {
+		// The referrers API reports an image manifest's artifactType, or
+		// its config media type when it has none (distribution-spec).
+		if p.ArtifactType == "" {
 			p.ArtifactType = r.Config.MediaType
 		}
 	default:

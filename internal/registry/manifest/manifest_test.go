@@ -22,7 +22,7 @@ func TestParseImageManifest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.IsIndex() || p.ArtifactType != "" || p.Annotations["a"] != "b" {
+	if p.IsIndex() || p.ArtifactType != "application/vnd.oci.image.config.v1+json" || p.Annotations["a"] != "b" {
 		t.Fatalf("unexpected %+v", p)
 	}
 	if got := strings.Join(p.RequiredBlobs(), ","); got != d1+","+d2 {

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The whole Wharf test suite: the command the README and CI run.
+#
+#   bash scripts/test.sh
+#
+# Steps: install the pinned tools (scripts/install-tools.sh), gofmt, go vet,
+# unit tests with the race detector, build bin/wharf, then the end-to-end
+# tests (test/e2e: the OCI conformance suites and real clients against the
+# built server). Exits non-zero on the first failing step.
+#
+# Knobs (all optional, see docs/testing.md):
+#   WHARF_TOOLS_DIR           where tools go (default $HOME/.cache/wharf-tools)
+#   WHARF_SKIP_E2E=1          stop after building bin/wharf
+#   WHARF_E2E_RUN=REGEX       run only the matching end-to-end tests (go test -run)
+#   WHARF_E2E_REQUIRE_DOCKER  1 (default here): no docker daemon is a failure; 0 skips the docker test
+#   WHARF_E2E_ARTIFACTS_DIR   keep server logs and conformance reports there
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+repo_root=$(pwd)
+export WHARF_TOOLS_DIR=${WHARF_TOOLS_DIR:-$HOME/.cache/wharf-tools}
+
+suite_start=$(date +%s)
+step_start=$suite_start
+step() {
+	local now
+	now=$(date +%s)
+	printf '\n==> %s  (previous step %ds, total %ds)\n' "$*" $((now - step_start)) $((now - suite_start))
+	step_start=$now
+}
+
+step "install tools"
+bash scripts/install-tools.sh
+
+step "gofmt"
+gofiles=()
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+	while IFS= read -r f; do
+		[[ -f $f ]] && gofiles+=("$f")
+	done < <(git ls-files --cached --others --exclude-standard -- '*.go')
+else
+	mapfile -t gofiles < <(find . -name '*.go' -not -path './.git/*')
+fi
+if ((${#gofiles[@]} > 0)); then
+	unformatted=$(gofmt -l "${gofiles[@]}")
+	if [[ -n $unformatted ]]; then
+		echo "gofmt: these files need formatting (run gofmt -w):"
+		echo "$unformatted"
+		exit 1
+	fi
+fi
+
+step "go vet"
+go vet ./...
+
+step "unit tests (go test -race)"
+mapfile -t unit_pkgs < <(go list ./... | grep -v '/test/e2e')
+go test -race -count=1 -timeout 20m "${unit_pkgs[@]}"
+
+step "build bin/wharf"
+go build -o bin/wharf ./cmd/wharf
+
+if [[ ${WHARF_SKIP_E2E:-0} == 1 ]]; then
+	step "end-to-end tests skipped (WHARF_SKIP_E2E=1)"
+	exit 0
+fi
+
+step "end-to-end tests (test/e2e)"
+e2e_args=(-count=1 -v -timeout 45m)
+if [[ -n ${WHARF_E2E_RUN:-} ]]; then
+	e2e_args+=(-run "$WHARF_E2E_RUN")
+fi
+WHARF_BIN=$repo_root/bin/wharf \
+	WHARF_E2E_REQUIRE_DOCKER=${WHARF_E2E_REQUIRE_DOCKER:-1} \
+	go test "${e2e_args[@]}" ./test/e2e/...
+
+step "all tests passed"
