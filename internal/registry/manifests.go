@@ -96,6 +96,7 @@ func (s *Service) PutManifest(ctx context.Context, r meta.Repository, ref names.
 	}
 	if ref.Tag != "" {
 		s.tags.put(r.ID, ref.Tag, string(d))
+		s.tagLists.drop(r.ID)
 	}
 	return res, nil
 }
@@ -158,6 +159,7 @@ func (s *Service) DeleteManifest(ctx context.Context, r meta.Repository, ref nam
 	if !ref.IsDigest() {
 		err := s.meta.DeleteTag(ctx, r.ID, ref.Tag, who.Principal, who.Via)
 		s.tags.drop(r.ID, ref.Tag)
+		s.tagLists.drop(r.ID)
 		if errors.Is(err, meta.ErrNotFound) {
 			return errorf(CodeManifestUnknown, "tag %s unknown to repository %s", ref.Tag, r.Name)
 		}
@@ -166,6 +168,7 @@ func (s *Service) DeleteManifest(ctx context.Context, r meta.Repository, ref nam
 	err := s.meta.DeleteManifest(ctx, r.ID, string(ref.Digest), who.Principal, who.Via)
 	s.manifests.drop(r.ID, string(ref.Digest))
 	s.tags.dropDigest(r.ID, string(ref.Digest))
+	s.tagLists.drop(r.ID)
 	switch {
 	case errors.Is(err, meta.ErrNotFound):
 		return errorf(CodeManifestUnknown, "manifest %s unknown to repository %s", ref.Digest, r.Name)
@@ -173,11 +176,6 @@ func (s *Service) DeleteManifest(ctx context.Context, r meta.Repository, ref nam
 		return errorf(CodeManifestReferenced, "manifest %s is referenced by an index in repository %s: %v", ref.Digest, r.Name, err)
 	}
 	return err
-}
-
-// Tags lists tags in lexical order after last, at most n.
-func (s *Service) Tags(ctx context.Context, r meta.Repository, last string, n int) ([]string, error) {
-	return s.meta.ListTags(ctx, r.ID, last, n)
 }
 
 // Referrers builds the referrers index of a subject digest, optionally

@@ -38,6 +38,7 @@ type Service struct {
 	repos     *repoCache
 	manifests *manifestCache
 	tags      *tagCache
+	tagLists  *tagListCache
 	uploads   keyedMutex
 	pulls     pullRecorder
 }
@@ -64,6 +65,7 @@ func New(m meta.Store, b blob.Store, opts Options) *Service {
 		repos:     newRepoCache(),
 		manifests: newManifestCache(opts.ManifestCacheBytes),
 		tags:      newTagCache(opts.TagCacheTTL, opts.Clock),
+		tagLists:  newTagListCache(opts.TagCacheTTL, opts.Clock),
 	}
 }
 
@@ -116,6 +118,7 @@ func (s *Service) DeleteRepository(ctx context.Context, r meta.Repository, force
 	s.repos.drop(r.AccountID, r.Name)
 	s.manifests.dropRepo(r.ID)
 	s.tags.dropRepo(r.ID)
+	s.tagLists.drop(r.ID)
 	return nil
 }
 
