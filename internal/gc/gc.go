@@ -52,9 +52,8 @@ func (c *Collector) log() *slog.Logger {
 	return slog.Default()
 }
 
-// Run performs one collection. With dryRun nothing changes; the report
-// counts the expired uploads and the blobs that are unreferenced now (links
-// that would be dropped first are not simulated).
+// Run performs one collection. With dryRun nothing changes and the report
+// tells what a real run would delete now, and how many bytes it would free.
 func (c *Collector) Run(ctx context.Context, dryRun bool) (Report, error) {
 	rep := Report{DryRun: dryRun}
 	now := c.now()
@@ -83,6 +82,18 @@ func (c *Collector) Run(ctx context.Context, dryRun bool) (Report, error) {
 		rep.LinksDropped = n
 	}
 	cutoff := now.Add(-c.Grace)
+	if dryRun {
+		blobs, err := c.Meta.GCPreview(ctx, cutoff, 0)
+		if err != nil {
+			return rep, err
+		}
+		for _, b := range blobs {
+			rep.BlobsDeleted++
+			rep.BytesFreed += b.Size
+			rep.DeletedDigests = append(rep.DeletedDigests, b.Digest)
+		}
+		return rep, nil
+	}
 	seen := map[string]bool{}
 	for {
 		cands, err := c.Meta.GCCandidates(ctx, cutoff, batch)
@@ -96,12 +107,6 @@ func (c *Collector) Run(ctx context.Context, dryRun bool) (Report, error) {
 			}
 			seen[b.Digest] = true
 			progressed = true
-			if dryRun {
-				rep.BlobsDeleted++
-				rep.BytesFreed += b.Size
-				rep.DeletedDigests = append(rep.DeletedDigests, b.Digest)
-				continue
-			}
 			ok, err := c.Meta.MarkBlobDeleting(ctx, b.Digest, cutoff)
 			if err != nil {
 				return rep, err

@@ -180,10 +180,14 @@ func (h *Handler) startUpload(req *request) {
 	}
 	if mount := q.Get("mount"); mount != "" {
 		if d, err := names.ParseDigest(mount); err == nil {
-			if from := q.Get("from"); from != "" && names.ValidRepository(from) {
-				if h.tryMount(req, from, d) {
-					return
-				}
+			from := q.Get("from")
+			if from == "" {
+				// Automatic mount: any repository of the account that the
+				// caller may read and that holds the blob will do.
+				from = h.mountSource(req, d)
+			}
+			if from != "" && names.ValidRepository(from) && h.tryMount(req, from, d) {
+				return
 			}
 		}
 		// Anything that cannot be mounted falls back to a plain upload.
@@ -208,6 +212,25 @@ func (h *Handler) startUpload(req *request) {
 		return
 	}
 	h.uploadAccepted(req, u, http.StatusAccepted)
+}
+
+// mountSource finds a repository of the addressed account that links the
+// blob and that the caller may pull from, or "".
+func (h *Handler) mountSource(req *request, d digest.Digest) string {
+	repos, err := h.Registry.Meta().ReposLinking(req.r.Context(), req.account, string(d), 20)
+	if err != nil {
+		return ""
+	}
+	for _, r := range repos {
+		if r.Name == req.name {
+			continue
+		}
+		res := access.Resource{Region: h.Region, AccountID: req.account, Repository: r.Name}
+		if h.Authz.Authorize(req.r.Context(), req.principal, access.ActionBatchGetImage, res) == nil {
+			return r.Name
+		}
+	}
+	return ""
 }
 
 // tryMount links a blob from another repository the caller may read.

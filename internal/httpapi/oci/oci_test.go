@@ -194,6 +194,12 @@ func TestBlobVisibilityAndMount(t *testing.T) {
 	if !bytes.Equal(r.body, data) {
 		t.Fatal("mounted blob content differs")
 	}
+	// Automatic mount (no from): found in a repository of the account.
+	r = e.do("POST", "/v2/team/c/blobs/uploads/?mount="+d, nil)
+	e.expect(r, 201, "")
+	e.expect(e.do("HEAD", "/v2/team/c/blobs/"+d, nil), 200, "")
+	// Unknown content still falls back to an upload.
+	e.expect(e.do("POST", "/v2/team/c/blobs/uploads/?mount="+sha([]byte("never pushed")), nil), 202, "")
 }
 
 func TestChunkedUploadRanges(t *testing.T) {

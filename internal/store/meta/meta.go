@@ -222,6 +222,13 @@ type Store interface {
 	ForgetBlob(ctx context.Context, digest string) error
 	// ListDeletingBlobs lists blobs left marked by an interrupted GC.
 	ListDeletingBlobs(ctx context.Context, limit int) ([]Blob, error)
+	// GCPreview lists the blobs a collection with this cutoff would delete
+	// once stale links are dropped: created before cutoff, referenced by no
+	// manifest, and linked nowhere since cutoff. It changes nothing.
+	GCPreview(ctx context.Context, cutoff time.Time, limit int) ([]Blob, error)
+	// ReposLinking lists up to limit repositories of the account that link
+	// the blob, by name (for automatic cross-repository mounts).
+	ReposLinking(ctx context.Context, accountID, digest string, limit int) ([]Repository, error)
 }
 
 // MissingError lists the digests PutManifest found missing. Kind is

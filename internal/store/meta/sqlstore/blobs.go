@@ -194,3 +194,16 @@ func (s *Store) ListDeletingBlobs(ctx context.Context, limit int) (out []meta.Bl
 	return s.blobs(ctx, "list deleting blobs", `SELECT digest, size, created_at FROM blobs
 WHERE state = 'deleting' ORDER BY digest LIMIT ?`, lim(limit))
 }
+
+// GCPreview lists live blobs a collection with this cutoff would delete
+// after dropping stale links: created before cutoff, referenced by no
+// manifest, linked nowhere since cutoff.
+func (s *Store) GCPreview(ctx context.Context, cutoff time.Time, limit int) (out []meta.Blob, err error) {
+	defer catch("gc preview", &err)
+	c := cutoff.UnixNano()
+	return s.blobs(ctx, "gc preview", `SELECT b.digest, b.size, b.created_at FROM blobs b
+WHERE b.state = 'live' AND b.created_at < ?
+AND NOT EXISTS (SELECT 1 FROM repo_blobs rb WHERE rb.digest = b.digest AND rb.linked_at >= ?)
+AND NOT EXISTS (SELECT 1 FROM manifest_refs mr WHERE mr.ref_digest = b.digest)
+ORDER BY b.created_at, b.digest LIMIT ?`, c, c, lim(limit))
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/wharfhq/wharf/internal/store/meta"
 )
@@ -113,4 +114,37 @@ func (s *Store) DeleteRepository(ctx context.Context, id int64, force bool) (err
 		}
 		return nil
 	})
+}
+
+// ReposLinking lists repositories of the account that link the live blob.
+func (s *Store) ReposLinking(ctx context.Context, accountID, digest string, limit int) (out []meta.Repository, err error) {
+	defer catch("repos linking", &err)
+	rows, err := s.r.QueryContext(ctx, s.d.Rebind(`SELECT `+prefixed("r.", repoCols)+` FROM repositories r
+JOIN repo_blobs rb ON rb.repo_id = r.id
+JOIN blobs b ON b.digest = rb.digest
+WHERE r.account_id = ? AND rb.digest = ? AND b.state = 'live' ORDER BY r.name LIMIT ?`), accountID, digest, lim(limit))
+	if err != nil {
+		return nil, s.wrap("repos linking", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := scanRepo(rows)
+		if err != nil {
+			return nil, s.wrap("repos linking", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap("repos linking", err)
+	}
+	return out, nil
+}
+
+// prefixed qualifies a comma-separated column list with a table alias.
+func prefixed(alias, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, p := range parts {
+		parts[i] = alias + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
 }
