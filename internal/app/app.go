@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -16,8 +17,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wharfhq/wharf/internal/access"
+	"github.com/wharfhq/wharf/internal/access/sigv4"
+	"github.com/wharfhq/wharf/internal/access/token"
+	"github.com/wharfhq/wharf/internal/awsjson"
 	"github.com/wharfhq/wharf/internal/config"
 	"github.com/wharfhq/wharf/internal/gc"
+	"github.com/wharfhq/wharf/internal/httpapi/ecr"
 	"github.com/wharfhq/wharf/internal/httpapi/middleware"
 	"github.com/wharfhq/wharf/internal/httpapi/oci"
 	"github.com/wharfhq/wharf/internal/registry"
@@ -87,19 +92,62 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		return nil, err
 	}
 
-	var authn access.Authenticator = &access.BasicKeys{Keys: st.Meta}
+	tokenKey, err := loadOrCreateKey(filepath.Join(cfg.DataDir, "token-key"))
+	if err != nil {
+		st.Meta.Close()
+		return nil, fmt.Errorf("token key: %w", err)
+	}
+	tokens := &token.Issuer{Key: tokenKey}
+	// /v2/ accepts ECR tokens (docker login -u AWS) and access key pairs;
+	// a request without credentials is anonymous and gets only what a
+	// policy grants to "*" (otherwise a 401 challenge).
+	var authn access.Authenticator = access.Chain{
+		Methods:        []access.Authenticator{tokens, &access.BasicKeys{Keys: st.Meta}},
+		AllowAnonymous: true,
+	}
+	var authz access.Authorizer = &access.PolicyAuthorizer{Source: reg}
 	if cfg.Anonymous {
 		authn = access.Anonymous{AccountID: boot.AccountID}
+		authz = access.AccountAuthorizer{}
 	}
 	v2 := &oci.Handler{
 		Registry:   reg,
 		Authn:      authn,
-		Authz:      access.AccountAuthorizer{},
+		Authz:      authz,
 		Region:     cfg.Region,
 		AccountFor: func(*http.Request) string { return boot.AccountID },
 		Logger:     logger,
 	}
+	ecrServer := &ecr.Server{
+		Registry: reg,
+		Meta:     st.Meta,
+		Authz:    authz,
+		Tokens:   tokens,
+		Region:   cfg.Region,
+		Pager:    awsjson.Paginator{Key: tokenKey},
+	}
+	if cfg.PublicURL != "" {
+		if u, err := url.Parse(cfg.PublicURL); err == nil {
+			ecrServer.PublicHost = u.Host
+		}
+	}
+	verifier := &sigv4.Verifier{Region: cfg.Region, Service: "ecr", Lookup: sigv4.KeyLookup(st.Meta)}
+	ecrAPI := ecrServer.Handler(func(r *http.Request, body []byte) (any, error) {
+		if cfg.Anonymous && !sigv4.Present(r) {
+			return access.Principal{AccountID: boot.AccountID, Anonymous: true}, nil
+		}
+		res, err := verifier.Verify(r, body)
+		if err != nil {
+			return nil, err
+		}
+		p := res.Principal.(access.Principal)
+		middleware.SetPrincipal(r.Context(), p.String())
+		return p, nil
+	})
+	ecrAPI.Logger = logger
+
 	mux := http.NewServeMux()
+	mux.Handle("/{$}", ecrAPI)
 	mux.Handle("/v2/", v2)
 	mux.Handle("/v2", v2)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {

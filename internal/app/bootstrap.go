@@ -132,3 +132,25 @@ func readCredentials(path string) (id, secret string, err error) {
 	}
 	return id, secret, nil
 }
+
+// loadOrCreateKey reads a 32-byte secret key, creating it (mode 0600) on
+// first use. Nodes that share a registry must share this key.
+func loadOrCreateKey(path string) ([]byte, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		if len(b) < 32 {
+			return nil, fmt.Errorf("%s: key too short", path)
+		}
+		return b, nil
+	} else if !os.IsNotExist(err) {
+		return nil, err
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, key, 0o600); err != nil {
+		return nil, err
+	}
+	return key, os.Rename(tmp, path)
+}

@@ -8,23 +8,35 @@ import (
 	"github.com/wharfhq/wharf/internal/store/meta"
 )
 
-// repoCache keeps repository rows by (account, name). Rows change only
-// through this service's deletes (settings changes come with a later issue
-// and must drop the entry).
+// repoCache keeps repository rows by (account, name) for a short TTL, so
+// the hot path does not read the row per request. Local changes drop the
+// entry at once; other nodes' settings changes are seen within the TTL.
 type repoCache struct {
-	mu sync.RWMutex
-	m  map[string]meta.Repository
+	mu  sync.RWMutex
+	ttl time.Duration
+	now func() time.Time
+	m   map[string]repoEntry
 }
 
-func newRepoCache() *repoCache { return &repoCache{m: map[string]meta.Repository{}} }
+type repoEntry struct {
+	r       meta.Repository
+	expires time.Time
+}
+
+func newRepoCache(ttl time.Duration, now func() time.Time) *repoCache {
+	return &repoCache{ttl: ttl, now: now, m: map[string]repoEntry{}}
+}
 
 func repoKey(account, name string) string { return account + "/" + name }
 
 func (c *repoCache) get(account, name string) (meta.Repository, bool) {
 	c.mu.RLock()
-	r, ok := c.m[repoKey(account, name)]
+	e, ok := c.m[repoKey(account, name)]
 	c.mu.RUnlock()
-	return r, ok
+	if !ok || c.now().After(e.expires) {
+		return meta.Repository{}, false
+	}
+	return e.r, true
 }
 
 func (c *repoCache) put(r meta.Repository) {
@@ -32,7 +44,7 @@ func (c *repoCache) put(r meta.Repository) {
 	if len(c.m) > 100000 {
 		clear(c.m)
 	}
-	c.m[repoKey(r.AccountID, r.Name)] = r
+	c.m[repoKey(r.AccountID, r.Name)] = repoEntry{r, c.now().Add(c.ttl)}
 	c.mu.Unlock()
 }
 

@@ -106,7 +106,7 @@ func (s *Service) allowTagMove(r meta.Repository, tag, current, next string) err
 	if current == "" || current == next {
 		return nil
 	}
-	if r.TagMutability == "IMMUTABLE" {
+	if TagImmutable(r, tag) {
 		return errorf(CodeTagInvalid, "The image tag '%s' already exists in the '%s' repository and cannot be overwritten because the repository is immutable.", tag, r.Name)
 	}
 	return nil

@@ -39,8 +39,10 @@ type Service struct {
 	manifests *manifestCache
 	tags      *tagCache
 	tagLists  *tagListCache
-	uploads   keyedMutex
-	pulls     pullRecorder
+	// policyDocs caches registry and identity policy documents.
+	policyDocs docCache
+	uploads    keyedMutex
+	pulls      pullRecorder
 }
 
 // New returns a registry service over the given stores.
@@ -58,14 +60,15 @@ func New(m meta.Store, b blob.Store, opts Options) *Service {
 		opts.TagCacheTTL = 500 * time.Millisecond
 	}
 	return &Service{
-		meta:      m,
-		blobs:     b,
-		opts:      opts,
-		now:       opts.Clock,
-		repos:     newRepoCache(),
-		manifests: newManifestCache(opts.ManifestCacheBytes),
-		tags:      newTagCache(opts.TagCacheTTL, opts.Clock),
-		tagLists:  newTagListCache(opts.TagCacheTTL, opts.Clock),
+		meta:       m,
+		blobs:      b,
+		opts:       opts,
+		now:        opts.Clock,
+		repos:      newRepoCache(opts.TagCacheTTL*4, opts.Clock),
+		manifests:  newManifestCache(opts.ManifestCacheBytes),
+		tags:       newTagCache(opts.TagCacheTTL, opts.Clock),
+		tagLists:   newTagListCache(opts.TagCacheTTL, opts.Clock),
+		policyDocs: docCache{ttl: 4 * opts.TagCacheTTL, now: opts.Clock},
 	}
 }
 
@@ -108,6 +111,15 @@ func (s *Service) CreateRepository(ctx context.Context, r meta.Repository) (meta
 	}
 	r.CreatedAt = s.now()
 	return s.meta.CreateRepository(ctx, r)
+}
+
+// UpdateRepository writes a repository's settings and refreshes the cache.
+func (s *Service) UpdateRepository(ctx context.Context, r meta.Repository) error {
+	if err := s.meta.UpdateRepository(ctx, r); err != nil {
+		return err
+	}
+	s.repos.drop(r.AccountID, r.Name)
+	return nil
 }
 
 // DeleteRepository deletes a repository (force: with its images).

@@ -225,8 +225,7 @@ func (h *Handler) mountSource(req *request, d digest.Digest) string {
 		if r.Name == req.name {
 			continue
 		}
-		res := access.Resource{Region: h.Region, AccountID: req.account, Repository: r.Name}
-		if h.Authz.Authorize(req.r.Context(), req.principal, access.ActionBatchGetImage, res) == nil {
+		if h.authorizeOn(req, r.Name, access.ActionBatchGetImage) == nil {
 			return r.Name
 		}
 	}
@@ -236,11 +235,8 @@ func (h *Handler) mountSource(req *request, d digest.Digest) string {
 // tryMount links a blob from another repository the caller may read.
 func (h *Handler) tryMount(req *request, from string, d digest.Digest) bool {
 	ctx := req.r.Context()
-	res := access.Resource{Region: h.Region, AccountID: req.account, Repository: from}
-	for _, a := range []string{access.ActionBatchGetImage, access.ActionGetDownloadURLForLayer} {
-		if h.Authz.Authorize(ctx, req.principal, a, res) != nil {
-			return false
-		}
+	if h.authorizeOn(req, from, access.ActionBatchGetImage, access.ActionGetDownloadURLForLayer) != nil {
+		return false
 	}
 	src, err := h.Registry.Repository(ctx, req.account, from, false)
 	if err != nil {

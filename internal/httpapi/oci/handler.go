@@ -4,6 +4,7 @@
 package oci
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -65,6 +66,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		middleware.SetRoute(r.Context(), "v2_base")
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			h.methodNotAllowed(w, r)
+			return
+		}
+		// The version check is how clients discover that they must log in:
+		// a caller without credentials gets the challenge (the --anonymous
+		// development mode, whose principal has an account, does not).
+		if p.Anonymous && p.AccountID == "" {
+			h.writeError(w, r, access.ErrNoCredentials)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -135,9 +143,19 @@ func (h *Handler) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 
 // authorize checks every action against the repository resource.
 func (h *Handler) authorize(req *request, actions ...string) error {
-	res := access.Resource{Region: h.Region, AccountID: req.account, Repository: req.name}
+	return h.authorizeOn(req, req.name, actions...)
+}
+
+// authorizeOn checks actions on a repository ("" = the registry). An
+// anonymous caller that is denied is asked to authenticate instead (401
+// with a challenge), which is what makes clients send credentials.
+func (h *Handler) authorizeOn(req *request, repo string, actions ...string) error {
+	res := access.Resource{Region: h.Region, AccountID: req.account, Repository: repo}
 	for _, a := range actions {
 		if err := h.Authz.Authorize(req.r.Context(), req.principal, a, res); err != nil {
+			if req.principal.Anonymous && errors.Is(err, access.ErrDenied) {
+				return access.ErrNoCredentials
+			}
 			return err
 		}
 	}
@@ -151,11 +169,8 @@ func (h *Handler) repo(req *request, create bool, actions ...string) (meta.Repos
 		h.writeError(req.w, req.r, err)
 		return meta.Repository{}, false
 	}
-	if create {
-		res := access.Resource{Region: h.Region, AccountID: req.account, Repository: req.name}
-		if h.Authz.Authorize(req.r.Context(), req.principal, access.ActionCreateRepository, res) != nil {
-			create = false
-		}
+	if create && h.authorizeOn(req, req.name, access.ActionCreateRepository) != nil {
+		create = false
 	}
 	repo, err := h.Registry.Repository(req.r.Context(), req.account, req.name, create)
 	if err != nil {

@@ -64,8 +64,7 @@ func (h *Handler) catalog(req *request) {
 	}
 	// The catalog lists the addressed account's repositories, and only to a
 	// caller who may describe them.
-	res := access.Resource{Region: h.Region, AccountID: req.account}
-	if err := h.Authz.Authorize(r.Context(), req.principal, access.ActionDescribeRepositories, res); err != nil {
+	if err := h.authorizeOn(req, "", access.ActionDescribeRepositories); err != nil {
 		h.writeError(w, r, err)
 		return
 	}

@@ -57,6 +57,10 @@ type Repository struct {
 	ScanOnPush     bool
 	EncryptionType string
 	KMSKey         string
+	// Policy is the repository policy document ("" when none).
+	Policy string
+	// ScanFilter is reserved for the scanning issue (JSON, opaque).
+	ScanFilter string
 }
 
 // Blob is stored content known by digest, shared by every repository that
@@ -153,6 +157,9 @@ type TagInfo struct {
 // into the store; they may be called more than once if the transaction is
 // retried.
 type Store interface {
+	IAMStore
+	ECRStore
+
 	Close() error
 	Ping(ctx context.Context) error
 

@@ -462,13 +462,17 @@ func (s *Store) Append(ctx context.Context, id string, offset int64, r io.Reader
 	return n, nil
 }
 
+// writebackWindow is how much written data is handed to the kernel's
+// writeback at a time during an upload.
+const writebackWindow = 8 << 20
+
 // writeAt copies r to f from offset through a pooled buffer, in writes of up
 // to bufSize bytes. It returns the bytes written.
 func writeAt(ctx context.Context, f *os.File, offset int64, r io.Reader) (int64, error) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
-	var n int64
+	var n, flushed int64
 	for {
 		if err := ctx.Err(); err != nil {
 			return n, err
@@ -479,6 +483,10 @@ func writeAt(ctx context.Context, f *os.File, offset int64, r io.Reader) (int64,
 			n += int64(w)
 			if err != nil {
 				return n, fmt.Errorf("fs: write upload: %w", err)
+			}
+			if n-flushed >= writebackWindow {
+				startWriteback(f, offset+flushed, n-flushed)
+				flushed = n
 			}
 		}
 		if rerr == io.EOF {

@@ -59,6 +59,18 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 		{"CanceledContext", testCanceledContext},
 		{"GCPreview", testGCPreview},
 		{"ReposLinking", testReposLinking},
+		{"Users", testUsers},
+		{"DeleteUserCascade", testDeleteUserCascade},
+		{"ListDeleteAccessKeys", testListDeleteAccessKeys},
+		{"UserPolicies", testUserPolicies},
+		{"UpdateRepository", testUpdateRepository},
+		{"ResourceTags", testResourceTags},
+		{"RegistryPolicy", testRegistryPolicy},
+		{"AccountSettings", testAccountSettings},
+		{"CreationTemplates", testCreationTemplates},
+		{"ListImages", testListImages},
+		{"ListImagesPagination", testListImagesPagination},
+		{"GetImage", testGetImage},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -240,6 +252,7 @@ func testRepositoryCreateGet(t *testing.T, s meta.Store) {
 		AccountID: account, Name: "team/app", CreatedAt: fixed,
 		TagMutability: "IMMUTABLE", MutabilityRule: `[{"filter":"dev-*"}]`,
 		ScanOnPush: true, EncryptionType: "KMS", KMSKey: "arn:aws:kms:key/1",
+		Policy: `{"Statement":[]}`, ScanFilter: `[{"filter":"*"}]`,
 	}
 	r, err := s.CreateRepository(c, in)
 	must(t, err)

@@ -24,6 +24,10 @@ type Dialect struct {
 	forUpdate string
 	// isolation is the level write transactions run at.
 	isolation sql.IsolationLevel
+	// snapshot is the level of multi-statement read transactions, at which
+	// every statement sees the same snapshot (the default on SQLite, whose
+	// WAL read transactions are snapshots).
+	snapshot sql.IsolationLevel
 	// code classifies a driver error.
 	code func(error) errClass
 }
@@ -67,6 +71,7 @@ var Postgres = Dialect{
 	},
 	forUpdate: " FOR UPDATE",
 	isolation: sql.LevelSerializable,
+	snapshot:  sql.LevelRepeatableRead,
 	code:      pgClass,
 }
 

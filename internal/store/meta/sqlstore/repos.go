@@ -10,12 +10,13 @@ import (
 	"github.com/wharfhq/wharf/internal/store/meta"
 )
 
-const repoCols = `id, account_id, name, created_at, tag_mutability, mutability_rule, scan_on_push, encryption_type, kms_key`
+const repoCols = `id, account_id, name, created_at, tag_mutability, mutability_rule, scan_on_push, encryption_type, kms_key, policy, scan_filter`
 
 func scanRepo(sc interface{ Scan(...any) error }) (meta.Repository, error) {
 	var r meta.Repository
 	var at int64
-	err := sc.Scan(&r.ID, &r.AccountID, &r.Name, &at, &r.TagMutability, &r.MutabilityRule, &r.ScanOnPush, &r.EncryptionType, &r.KMSKey)
+	err := sc.Scan(&r.ID, &r.AccountID, &r.Name, &at, &r.TagMutability, &r.MutabilityRule, &r.ScanOnPush, &r.EncryptionType, &r.KMSKey,
+		&r.Policy, &r.ScanFilter)
 	r.CreatedAt = fromNanos(at)
 	return r, err
 }
@@ -25,10 +26,11 @@ func scanRepo(sc interface{ Scan(...any) error }) (meta.Repository, error) {
 func (s *Store) CreateRepository(ctx context.Context, r meta.Repository) (out meta.Repository, err error) {
 	defer catch("create repository", &err)
 	at := s.nanosOrNow(r.CreatedAt)
-	err = s.row(ctx, s.w, `INSERT INTO repositories (account_id, name, created_at, tag_mutability, mutability_rule, scan_on_push, encryption_type, kms_key)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	err = s.row(ctx, s.w, `INSERT INTO repositories (account_id, name, created_at, tag_mutability, mutability_rule, scan_on_push, encryption_type, kms_key, policy, scan_filter)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (account_id, name) DO NOTHING
-RETURNING id`, r.AccountID, r.Name, at, r.TagMutability, r.MutabilityRule, r.ScanOnPush, r.EncryptionType, r.KMSKey).Scan(&r.ID)
+RETURNING id`, r.AccountID, r.Name, at, r.TagMutability, r.MutabilityRule, r.ScanOnPush, r.EncryptionType, r.KMSKey,
+		r.Policy, r.ScanFilter).Scan(&r.ID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return meta.Repository{}, fmt.Errorf("repository %s/%s: %w", r.AccountID, r.Name, meta.ErrExists)
 	}
@@ -77,7 +79,9 @@ WHERE account_id = ? AND name > ? ORDER BY name LIMIT ?`), accountID, after, lim
 
 // DeleteRepository deletes the repository with everything in it (links,
 // manifests, tags, tag history, uploads). Without force it fails with
-// meta.ErrNotEmpty while the repository holds manifests.
+// meta.ErrNotEmpty while the repository holds manifests. Its resource tags
+// stay: they are keyed by ARN, which the store does not know, so the caller
+// removes them with DeleteResourceTags.
 func (s *Store) DeleteRepository(ctx context.Context, id int64, force bool) (err error) {
 	defer catch("delete repository", &err)
 	return s.write(ctx, "delete repository", func(tx *sql.Tx) error {

@@ -136,6 +136,17 @@ func (s *Store) writeOnce(ctx context.Context, fn func(tx *sql.Tx) error) (err e
 	return nil
 }
 
+// read runs fn in a read-only transaction on the reader pool, so that the
+// statements of one method see one snapshot. Errors are wrapped with op.
+func (s *Store) read(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{Isolation: s.d.snapshot, ReadOnly: true})
+	if err != nil {
+		return s.wrap(op, fmt.Errorf("begin: %w", err))
+	}
+	defer tx.Rollback() // read only: nothing to commit
+	return s.wrap(op, fn(tx))
+}
+
 // wrap adds context to err and translates constraint violations: unique →
 // meta.ErrExists, foreign key (a row of a missing repository) →
 // meta.ErrNotFound.

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -132,6 +133,68 @@ func TestReopenKeepsDataAndMigrations(t *testing.T) {
 	}
 }
 
+// TestUpgradeFrom0001 opens a database created by a binary that knew only
+// the first migration: the pending ones apply and existing rows read back
+// with the new columns' defaults.
+func TestUpgradeFrom0001(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "meta.db")
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms[0].version != 1 || len(ms) < 2 {
+		t.Fatalf("migrations %d..%d", ms[0].version, ms[len(ms)-1].version)
+	}
+	db, err := sql.Open("sqlite", sqliteDSN(path, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range append([]string{`CREATE TABLE schema_migrations (
+    version    BIGINT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at BIGINT NOT NULL
+)`, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, '` + ms[0].name + `', 1)`,
+	}, ms[0].stmts...) {
+		if _, err := db.ExecContext(ctx, SQLite.schema(q)); err != nil {
+			t.Fatalf("%v\n%s", err, q)
+		}
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO repositories (account_id, name, created_at, tag_mutability) VALUES ('123456789012', 'old', 5, 'IMMUTABLE')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r, err := s.GetRepository(ctx, "123456789012", "old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.TagMutability != "IMMUTABLE" || r.Policy != "" || r.ScanFilter != "" {
+		t.Fatalf("old repository after upgrade: %+v", r)
+	}
+	r.Policy, r.ScanFilter = `{"v":1}`, `[]`
+	if err := s.UpdateRepository(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetRepository(ctx, "123456789012", "old"); err != nil || got.Policy != `{"v":1}` || got.ScanFilter != `[]` {
+		t.Fatalf("after update: %+v, %v", got, err)
+	}
+	var newest int64
+	if err := s.w.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&newest); err != nil {
+		t.Fatal(err)
+	}
+	if newest != ms[len(ms)-1].version {
+		t.Fatalf("schema version %d, want %d", newest, ms[len(ms)-1].version)
+	}
+}
+
 func TestPostgresDialect(t *testing.T) {
 	d := Postgres
 	got := d.Rebind(`SELECT a FROM t WHERE x = ? AND y = '?' AND z IN (?, ?)`)
@@ -223,4 +286,30 @@ func BenchmarkResolveTagParallel(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// BenchmarkListImages1000 lists a repository of 1,000 images with two tags
+// each in one call: the listing costs two statements, not one per image.
+func BenchmarkListImages1000(b *testing.B) {
+	s, repoID, _, digests := benchStore(b)
+	ctx := b.Context()
+	for i, d := range digests {
+		m, err := s.GetManifest(ctx, repoID, d)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.PutManifest(ctx, meta.PutManifest{Manifest: m, Tag: fmt.Sprintf("build-%d", i)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		ims, err := s.ListImages(ctx, repoID, "", 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(ims) != len(digests) || len(ims[0].Tags) != 2 || len(ims[len(ims)-1].Tags) != 2 {
+			b.Fatalf("listed %d images, first with tags %v", len(ims), ims[0].Tags)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1e3/float64(b.N), "ms/op")
 }

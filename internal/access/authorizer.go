@@ -1,0 +1,155 @@
+package access
+
+import (
+	"context"
+	"crypto/sha256"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/wharfhq/wharf/internal/policy"
+)
+
+// PolicySource supplies the policy documents that govern a request. An
+// empty document means none.
+type PolicySource interface {
+	// IdentityPolicies returns the documents attached to an IAM user.
+	IdentityPolicies(ctx context.Context, accountID, userName string) ([]string, error)
+	// RepositoryPolicy returns a repository's policy document.
+	RepositoryPolicy(ctx context.Context, accountID, repository string) (string, error)
+	// RegistryPolicy returns an account's registry policy document.
+	RegistryPolicy(ctx context.Context, accountID string) (string, error)
+}
+
+// DeniedError explains a denial (for logs and for the caller's message).
+type DeniedError struct {
+	Action, Resource, Reason string
+}
+
+func (e *DeniedError) Error() string {
+	return "not authorized to perform " + e.Action + " on " + e.Resource + ": " + e.Reason
+}
+
+// Unwrap makes errors.Is(err, ErrDenied) true.
+func (e *DeniedError) Unwrap() error { return ErrDenied }
+
+type requestContextKey struct{}
+
+// WithRequestContext attaches request facts (aws:SourceIp,
+// aws:SecureTransport, ...) that conditions may test.
+func WithRequestContext(ctx context.Context, c policy.Context) context.Context {
+	return context.WithValue(ctx, requestContextKey{}, c)
+}
+
+// PolicyAuthorizer authorizes with IAM policies as AWS does: explicit Deny
+// wins; same-account access needs an Allow in an identity or resource
+// policy; cross-account access needs both. An account's root identity has
+// every permission in its own account (only a resource policy's explicit
+// Deny stops it) and, across accounts, acts as if its identity policy
+// allowed everything, as in AWS.
+type PolicyAuthorizer struct {
+	Source PolicySource
+	Now    func() time.Time
+
+	cache sync.Map // sha256 of document -> *policy.Policy
+}
+
+var allowAll = func() *policy.Policy {
+	p, err := policy.Parse([]byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`))
+	if err != nil {
+		panic(err)
+	}
+	return p
+}()
+
+// parse returns the compiled policy of a document, parsing each distinct
+// document once.
+func (a *PolicyAuthorizer) parse(doc string) (*policy.Policy, error) {
+	if doc == "" {
+		return nil, nil
+	}
+	key := sha256.Sum256([]byte(doc))
+	if p, ok := a.cache.Load(key); ok {
+		return p.(*policy.Policy), nil
+	}
+	p, err := policy.Parse([]byte(doc))
+	if err != nil {
+		return nil, err
+	}
+	a.cache.Store(key, p)
+	return p, nil
+}
+
+// Authorize implements Authorizer.
+func (a *PolicyAuthorizer) Authorize(ctx context.Context, p Principal, action string, res Resource) error {
+	var identity []*policy.Policy
+	root := !p.Anonymous && p.UserName == ""
+	switch {
+	case p.Anonymous:
+	case root:
+		identity = []*policy.Policy{allowAll}
+	default:
+		docs, err := a.Source.IdentityPolicies(ctx, p.AccountID, p.UserName)
+		if err != nil {
+			return err
+		}
+		for _, d := range docs {
+			pol, err := a.parse(d)
+			if err != nil {
+				continue // a stored policy was validated on the way in
+			}
+			identity = append(identity, pol)
+		}
+	}
+	var resource []*policy.Policy
+	if res.Repository != "" {
+		doc, err := a.Source.RepositoryPolicy(ctx, res.AccountID, res.Repository)
+		if err != nil {
+			return err
+		}
+		if pol, err := a.parse(doc); err == nil && pol != nil {
+			resource = append(resource, pol)
+		}
+	}
+	doc, err := a.Source.RegistryPolicy(ctx, res.AccountID)
+	if err != nil {
+		return err
+	}
+	if pol, err := a.parse(doc); err == nil && pol != nil {
+		resource = append(resource, pol)
+	}
+
+	req := policy.Request{
+		Principal:       policy.Principal{AccountID: p.AccountID, Anonymous: p.Anonymous},
+		Action:          action,
+		Resource:        res.ARN(),
+		ResourceAccount: res.AccountID,
+		Context:         a.context(ctx),
+	}
+	if !p.Anonymous {
+		req.Principal.ARN = p.String()
+	}
+	d := policy.Authorize(req, identity, resource)
+	if d.Allowed {
+		return nil
+	}
+	return &DeniedError{Action: action, Resource: res.ARN(), Reason: d.Reason}
+}
+
+func (a *PolicyAuthorizer) context(ctx context.Context) policy.Context {
+	c := policy.Context{}
+	if rc, ok := ctx.Value(requestContextKey{}).(policy.Context); ok {
+		for k, v := range rc {
+			c[k] = v
+		}
+	}
+	now := time.Now()
+	if a.Now != nil {
+		now = a.Now()
+	}
+	if _, ok := c.Get("aws:CurrentTime"); !ok {
+		c.Set("aws:CurrentTime", now.UTC().Format(time.RFC3339))
+		c.Set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
+	}
+	return c
+}

@@ -1,0 +1,68 @@
+package ecr_test
+
+import (
+	"context"
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+)
+
+func TestGetAuthorizationTokenLogsIntoV2(t *testing.T) {
+	e := newEnv(t)
+	_, digest := e.pushImage("team/app", "v1", "auth")
+	out, err := e.ecr.GetAuthorizationToken(context.Background(), &ecr.GetAuthorizationTokenInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.AuthorizationData) != 1 {
+		t.Fatalf("authorizationData: %d entries", len(out.AuthorizationData))
+	}
+	d := out.AuthorizationData[0]
+	if d.ExpiresAt == nil || d.ExpiresAt.Sub(time.Now()) < 11*time.Hour || d.ExpiresAt.Sub(time.Now()) > 13*time.Hour {
+		t.Fatalf("expiresAt %v", d.ExpiresAt)
+	}
+	if *d.ProxyEndpoint != e.srv.URL {
+		t.Fatalf("proxyEndpoint %q, want %q", *d.ProxyEndpoint, e.srv.URL)
+	}
+	raw, err := base64.StdEncoding.DecodeString(*d.AuthorizationToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, pass, ok := strings.Cut(string(raw), ":")
+	if !ok || user != "AWS" {
+		t.Fatalf("token is not AWS:<token>: %q", raw)
+	}
+	res, _ := e.v2("GET", "/v2/team/app/manifests/v1", nil, user, pass, "Accept", "application/vnd.oci.image.manifest.v1+json")
+	if res.StatusCode != 200 || res.Header.Get("Docker-Content-Digest") != digest {
+		t.Fatalf("pull with token: %d", res.StatusCode)
+	}
+	// A tampered token is refused with a challenge.
+	res, _ = e.v2("GET", "/v2/team/app/manifests/v1", nil, user, pass[:len(pass)-2]+"xx")
+	if res.StatusCode != 401 || !strings.HasPrefix(res.Header.Get("WWW-Authenticate"), "Basic") {
+		t.Fatalf("tampered token: %d", res.StatusCode)
+	}
+	// No credentials at all: anonymous, denied, so challenged.
+	res, _ = e.v2("GET", "/v2/team/app/manifests/v1", nil, "", "")
+	if res.StatusCode != 401 {
+		t.Fatalf("anonymous pull: %d", res.StatusCode)
+	}
+}
+
+func TestTokenOfAnotherAccountCannotPull(t *testing.T) {
+	e := newEnv(t)
+	e.pushImage("team/app", "v1", "x")
+	b := e.addAccount("444455556666", "AKIAOTHERACCOUNT0001", "other-secret")
+	out, err := b.GetAuthorizationToken(context.Background(), &ecr.GetAuthorizationTokenInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := base64.StdEncoding.DecodeString(*out.AuthorizationData[0].AuthorizationToken)
+	user, pass, _ := strings.Cut(string(raw), ":")
+	res, body := e.v2("GET", "/v2/team/app/manifests/v1", nil, user, pass)
+	if res.StatusCode != 403 || !strings.Contains(string(body), "DENIED") {
+		t.Fatalf("cross-account pull without policy: %d %s", res.StatusCode, body)
+	}
+}

@@ -1,0 +1,151 @@
+// Package ecr implements the Amazon ECR API (AWS JSON 1.1 at POST /) over
+// the registry core. Request and response types, validation against the
+// service model and the protocol come from internal/awsjson; each operation
+// here only authorizes, calls the core or the metadata store, and maps the
+// result to ECR's shapes and exceptions.
+package ecr
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/wharfhq/wharf/internal/access"
+	"github.com/wharfhq/wharf/internal/access/token"
+	"github.com/wharfhq/wharf/internal/awsjson"
+	"github.com/wharfhq/wharf/internal/awsjson/ecrapi"
+	"github.com/wharfhq/wharf/internal/registry"
+	"github.com/wharfhq/wharf/internal/store/meta"
+)
+
+// Server implements the ECR operations.
+type Server struct {
+	Registry *registry.Service
+	Meta     meta.Store
+	Authz    access.Authorizer
+	Tokens   *token.Issuer
+	Region   string
+	// PublicHost is the registry host[:port] clients reach; empty means the
+	// Host of each request.
+	PublicHost string
+	// Pager signs pagination tokens.
+	Pager awsjson.Paginator
+	// Now returns the current time (tests inject one).
+	Now func() time.Time
+}
+
+// Handler returns the HTTP handler of the ECR API with authentication set.
+func (s *Server) Handler(authn func(r *http.Request, body []byte) (any, error)) *awsjson.Handler {
+	h := ecrapi.NewHandler(s)
+	h.Authenticate = authn
+	return h
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// caller returns the authenticated principal of the request.
+func caller(ctx context.Context) access.Principal {
+	p, _ := awsjson.Principal(ctx).(access.Principal)
+	return p
+}
+
+// registryID is the account a request addresses: the registryId member when
+// given, else the caller's own account (as ECR defaults it).
+func registryID(ctx context.Context, id *string) string {
+	if id != nil && *id != "" {
+		return *id
+	}
+	return caller(ctx).AccountID
+}
+
+// host is the registry address used in repositoryUri and proxyEndpoint.
+func (s *Server) host(ctx context.Context) string {
+	if s.PublicHost != "" {
+		return s.PublicHost
+	}
+	if r := awsjson.HTTPRequest(ctx); r != nil && r.Host != "" {
+		return r.Host
+	}
+	return "localhost"
+}
+
+// accessDenied is ECR's answer to a request no policy allows.
+func accessDenied(p access.Principal, action, arn string) error {
+	return &awsjson.Error{Code: "AccessDeniedException", Status: http.StatusBadRequest,
+		Message: "User: " + p.String() + " is not authorized to perform: " + action + " on resource: " + arn +
+			" because no policy allows the " + action + " action"}
+}
+
+// authorize checks one action on a repository ("" = the registry).
+func (s *Server) authorize(ctx context.Context, account, repo, action string) error {
+	p := caller(ctx)
+	res := access.Resource{Region: s.Region, AccountID: account, Repository: repo}
+	err := s.Authz.Authorize(ctx, p, action, res)
+	if errors.Is(err, access.ErrDenied) {
+		return accessDenied(p, action, res.ARN())
+	}
+	return err
+}
+
+// repository authorizes the action and loads the repository, answering
+// RepositoryNotFoundException as ECR words it.
+func (s *Server) repository(ctx context.Context, registryIDIn, name *string, action string) (meta.Repository, string, error) {
+	account := registryID(ctx, registryIDIn)
+	n := ecrapi.Deref(name)
+	if err := s.authorize(ctx, account, n, action); err != nil {
+		return meta.Repository{}, account, err
+	}
+	r, err := s.Registry.Repository(ctx, account, n, false)
+	if registry.CodeOf(err) == registry.CodeNameUnknown {
+		return meta.Repository{}, account, repoNotFound(account, n)
+	}
+	return r, account, err
+}
+
+func repoNotFound(account, name string) error {
+	return ecrapi.NewRepositoryNotFoundException("The repository with name '" + name + "' does not exist in the registry with id '" + account + "'")
+}
+
+// repoARN is the ARN of a repository.
+func (s *Server) repoARN(account, name string) string {
+	return "arn:aws:ecr:" + s.Region + ":" + account + ":repository/" + name
+}
+
+// parseRepoARN splits a repository ARN of this region into account and name.
+func (s *Server) parseRepoARN(arn string) (account, name string, ok bool) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "ecr" || parts[3] != s.Region || !strings.HasPrefix(parts[5], "repository/") {
+		return "", "", false
+	}
+	return parts[4], strings.TrimPrefix(parts[5], "repository/"), true
+}
+
+// apiRepository maps a repository to ECR's shape.
+func (s *Server) apiRepository(ctx context.Context, r meta.Repository) ecrapi.Repository {
+	mut := ecrapi.ImageTagMutability(r.TagMutability)
+	enc := ecrapi.EncryptionType(r.EncryptionType)
+	out := ecrapi.Repository{
+		RepositoryArn:              ecrapi.Ptr(s.repoARN(r.AccountID, r.Name)),
+		RegistryId:                 ecrapi.Ptr(r.AccountID),
+		RepositoryName:             ecrapi.Ptr(r.Name),
+		RepositoryUri:              ecrapi.Ptr(s.host(ctx) + "/" + r.Name),
+		CreatedAt:                  awsjson.NewTimestamp(r.CreatedAt),
+		ImageTagMutability:         &mut,
+		ImageScanningConfiguration: &ecrapi.ImageScanningConfiguration{ScanOnPush: ecrapi.Ptr(r.ScanOnPush)},
+		EncryptionConfiguration:    &ecrapi.EncryptionConfiguration{EncryptionType: &enc},
+	}
+	if r.KMSKey != "" {
+		out.EncryptionConfiguration.KmsKey = ecrapi.Ptr(r.KMSKey)
+	}
+	if filters := decodeExclusionFilters(r.MutabilityRule); len(filters) > 0 {
+		out.ImageTagMutabilityExclusionFilters = filters
+	}
+	return out
+}
