@@ -14,6 +14,11 @@
 #   RESULTS=FILE    where to keep the JSON lines (default /tmp/wharf-bench-results-<time>.jsonl)
 #   REGISTRY_BIN    distribution binary (default ~/.cache/wharf-tools/registry, installed if missing)
 #   KEEP=1          keep the temporary directory (logs, configs)
+#   SERVER_CPUS=L   pin the registry to these CPUs (taskset -c L), e.g. 0
+#   CLIENT_CPUS=L   pin wharf-bench to these CPUs, e.g. 1 (default: no pinning;
+#                   on a small host client and server then share every core)
+#   PULL_VERIFY=0   blob-pull without client-side sha256 (default 1: verify;
+#                   hashing costs ~1 GB/s of client CPU and may cap the figure)
 #
 # Every (scenario, round, registry) runs against a freshly started server
 # with a fresh data directory, in the order wharf, distribution, wharf,
@@ -32,6 +37,13 @@ TOOLS=${WHARF_TOOLS:-$HOME/.cache/wharf-tools}
 DIST_VERSION=v3.1.2
 REGISTRY_BIN=${REGISTRY_BIN:-$TOOLS/registry}
 KEEP=${KEEP:-0}
+PULL_VERIFY=${PULL_VERIFY:-1}
+SERVER_CPUS=${SERVER_CPUS:-}
+CLIENT_CPUS=${CLIENT_CPUS:-}
+SERVER_PIN=()
+CLIENT_PIN=()
+if [[ -n $SERVER_CPUS ]]; then SERVER_PIN=(taskset -c "$SERVER_CPUS"); fi
+if [[ -n $CLIENT_CPUS ]]; then CLIENT_PIN=(taskset -c "$CLIENT_CPUS"); fi
 RESULTS=${RESULTS:-/tmp/wharf-bench-results-$(date +%Y%m%d-%H%M%S).jsonl}
 
 # Wharf credentials (the admin key pair the server is started with).
@@ -132,7 +144,7 @@ start_server() {
 		WHARF_ACCOUNT_ID=$WHARF_ACCOUNT_ID \
 			WHARF_ADMIN_ACCESS_KEY_ID=$WHARF_KEY_ID \
 			WHARF_ADMIN_SECRET_ACCESS_KEY=$WHARF_SECRET \
-			"$TMP/wharf" serve --listen "127.0.0.1:$port" --data "$SERVER_DATA" >"$SERVER_LOG" 2>&1 &
+			"${SERVER_PIN[@]}" "$TMP/wharf" serve --listen "127.0.0.1:$port" --data "$SERVER_DATA" >"$SERVER_LOG" 2>&1 &
 		SERVER_PID=$!
 		BENCH_USER=$WHARF_KEY_ID BENCH_PASSWORD=$WHARF_SECRET
 		READY_URL=$SERVER_URL/readyz
@@ -157,7 +169,7 @@ http:
 EOF
 		# No OTLP collector here: without this the exporter retries and logs
 		# an error for every batch of spans.
-		OTEL_TRACES_EXPORTER=none "$REGISTRY_BIN" serve "$TMP/distribution-$tag.yml" >"$SERVER_LOG" 2>&1 &
+		OTEL_TRACES_EXPORTER=none "${SERVER_PIN[@]}" "$REGISTRY_BIN" serve "$TMP/distribution-$tag.yml" >"$SERVER_LOG" 2>&1 &
 		SERVER_PID=$!
 		BENCH_USER="" BENCH_PASSWORD=""
 		READY_URL=$SERVER_URL/v2/
@@ -174,6 +186,9 @@ stop_server() {
 	stop_pid "$SERVER_PID"
 	SERVER_PID=""
 	rm -rf "$SERVER_DATA"
+	# Flush dirty pages now, so that the writeback of one run does not slow
+	# down the next one (of the other registry).
+	sync
 }
 
 rss_kib() { # rss_kib PID FIELD
@@ -202,7 +217,7 @@ scenario_args() {
 	case $1 in
 	blob-push-mono) echo "--scenario blob-push --chunk 0 --blobs $BLOBS --size $BLOB_SIZE" ;;
 	blob-push-16MiB) echo "--scenario blob-push --chunk 16MiB --blobs $BLOBS --size $BLOB_SIZE" ;;
-	blob-pull) echo "--scenario blob-pull --blobs $BLOBS --size $BLOB_SIZE" ;;
+	blob-pull) echo "--scenario blob-pull --blobs $BLOBS --size $BLOB_SIZE --verify $([[ $PULL_VERIFY == 1 ]] && echo true || echo false)" ;;
 	manifest-get) echo "--scenario manifest-get --concurrency 64 --duration $DUR" ;;
 	pull-storm) echo "--scenario pull-storm --concurrency $STORM_CLIENTS --image-size $STORM_SIZE --layers 5" ;;
 	small-push) echo "--scenario small-push --concurrency 16 --duration $DUR" ;;
@@ -246,7 +261,7 @@ run_one() {
 	local rc=0
 	# shellcheck disable=SC2086
 	WHARF_BENCH_USER=$BENCH_USER WHARF_BENCH_PASSWORD=$BENCH_PASSWORD \
-		"$BENCH" "${common[@]}" $args >>"$RESULTS" || rc=$?
+		"${CLIENT_PIN[@]}" "$BENCH" "${common[@]}" $args >>"$RESULTS" || rc=$?
 	if [[ $case == pull-storm ]]; then
 		if [[ $hwm_reset == 1 ]]; then peak=$(rss_kib "$SERVER_PID" VmHWM); fi
 		stop_pid "$SAMPLER_PID"
@@ -274,7 +289,14 @@ log "registries: ${REGS[*]}; rounds: $ROUNDS; quick: $QUICK"
 log "note: distribution runs WITHOUT auth: its htpasswd (bcrypt) path collapses to ~12 req/s,"
 log "      which would make the comparison meaningless. Wharf runs WITH auth (HTTP Basic)."
 log "note: distribution runs with its stock inmemory blob descriptor cache and OTEL_TRACES_EXPORTER=none."
+if [[ $PULL_VERIFY == 1 ]]; then
+	log "note: blob-pull hashes what it downloads; the client's sha256 (~1 GB/s per core) may cap that figure (PULL_VERIFY=0 to skip)."
+fi
 log "results: $RESULTS"
+load=$(cut -d' ' -f1 /proc/loadavg)
+if awk -v l="$load" -v n="$(nproc)" 'BEGIN { exit !(l > 0.25 * n) }'; then
+	log "warning: load average is $load on $(nproc) CPUs before starting; other work on this host will skew the figures"
+fi
 
 for case in $SCENARIOS; do
 	scenario_args "$case" >/dev/null
@@ -290,7 +312,7 @@ echo "Wharf vs distribution $DIST_VERSION: medians of $ROUNDS round(s)$([[ $QUIC
 echo "(distribution without auth, Wharf with HTTP Basic auth; ratio = wharf / distribution)"
 "$BENCH" compare --a wharf --b distribution "$RESULTS"
 echo
-echo "raw results: $RESULTS"
+echo "raw results: $RESULTS (load average at the end: $(cut -d' ' -f1-3 /proc/loadavg))"
 if ((FAILED > 0)); then
 	log "$FAILED run(s) failed"
 	exit 1

@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -76,6 +77,7 @@ func run(args []string) int {
 		insecure   = fs.Bool("insecure", false, "skip TLS certificate verification")
 		verify     = fs.String("verify", "auto", "hash downloaded blobs: true, false or auto (blob-pull yes, pull-storm no)")
 		seed       = fs.Uint64("seed", 1, "seed of the pseudo-random blobs (blob-push/blob-pull/pull-storm)")
+		cpuprofile = fs.String("cpuprofile", "", "write a CPU profile of the measured phase of wharf-bench itself to this file")
 	)
 	cfg.Size = 256 << 20
 	cfg.ImageSize = 50 << 20
@@ -148,6 +150,19 @@ func run(args []string) int {
 	if err := c.Ping(ctx, bench.Repos(cfg)...); err != nil {
 		fmt.Fprintf(os.Stderr, "wharf-bench: %s: %v\n", *url, err)
 		return 1
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "wharf-bench: %v\n", err)
+			return 2
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(os.Stderr, "wharf-bench: %v\n", err)
+			return 2
+		}
+		defer pprof.StopCPUProfile()
 	}
 	res, err := bench.Run(ctx, c, cfg)
 	if res != nil {
