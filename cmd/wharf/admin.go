@@ -113,6 +113,7 @@ func adminCmd() *cobra.Command {
 	config.RegisterFlags(list.Flags())
 	repo.AddCommand(create, list)
 	admin.AddCommand(repo)
+	iamCommands(admin)
 	return admin
 }
 

@@ -70,14 +70,22 @@ func bootstrap(ctx context.Context, cfg config.Config, m meta.Store, now time.Ti
 			return b, nil
 		}
 	}
-	b.AccessKeyID = "AKIA" + randomString(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
-	b.Secret = randomString(40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+	b.AccessKeyID, b.Secret = NewKeyPair()
 	b.Created = true
 	if err := m.PutAccessKey(ctx, meta.AccessKey{AccessKeyID: b.AccessKeyID, Secret: b.Secret, AccountID: b.AccountID, Active: true, CreatedAt: now}); err != nil {
 		return b, err
 	}
 	return b, writeCredentials(filepath.Join(cfg.DataDir, CredentialsFile), b)
 }
+
+// NewKeyPair generates an access key id and secret in AWS's formats.
+func NewKeyPair() (id, secret string) {
+	return "AKIA" + randomString(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
+		randomString(40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+}
+
+// NewAccountID generates a 12-digit account id.
+func NewAccountID() string { return randomAccountID() }
 
 func randomAccountID() string {
 	// 12 digits, never starting with 0 so tools that parse it as a number
