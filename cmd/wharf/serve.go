@@ -5,6 +5,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -38,6 +40,15 @@ func serveCmd() *cobra.Command {
 				// Printed once, on the terminal, never through the logger.
 				fmt.Fprintf(os.Stderr, "\nWharf created the default account and its admin key (saved to %s):\n  account id:        %s\n  access key id:     %s\n  secret access key: %s\n\n",
 					filepath.Join(cfg.DataDir, app.CredentialsFile), a.Bootstrap.AccountID, a.Bootstrap.AccessKeyID, a.Bootstrap.Secret)
+			}
+			if addr := os.Getenv("WHARF_DEBUG_PPROF"); addr != "" {
+				// Profiling endpoints on a separate, operator-chosen address.
+				go func() {
+					mux := http.NewServeMux()
+					mux.HandleFunc("/debug/pprof/", pprof.Index)
+					mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+					logger.Warn("pprof listening", "addr", addr, "err", http.ListenAndServe(addr, mux))
+				}()
 			}
 			ln, err := net.Listen("tcp", cfg.Listen)
 			if err != nil {

@@ -43,11 +43,11 @@ func OpenStores(ctx context.Context, cfg config.Config) (Stores, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return Stores{}, err
 	}
-	m, err := sqlstore.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "meta.db"))
+	m, err := sqlstore.OpenSQLiteWith(ctx, filepath.Join(cfg.DataDir, "meta.db"), sqlstore.SQLiteOptions{FullSync: cfg.Fsync})
 	if err != nil {
 		return Stores{}, fmt.Errorf("opening metadata: %w", err)
 	}
-	b, err := fs.New(cfg.DataDir)
+	b, err := fs.NewWithOptions(cfg.DataDir, fs.Options{NoSync: !cfg.Fsync})
 	if err != nil {
 		m.Close()
 		return Stores{}, fmt.Errorf("opening blob store: %w", err)

@@ -49,6 +49,10 @@ type Config struct {
 	AdminSecretAccessKey string `yaml:"admin_secret_access_key"`
 	// Anonymous allows unauthenticated pulls.
 	Anonymous bool `yaml:"anonymous"`
+	// Fsync makes every blob and metadata write durable against power loss
+	// (fsync). Off, an acknowledged write survives a crash of the process
+	// (kill -9) but may be lost with the machine.
+	Fsync bool `yaml:"fsync"`
 	// CreateOnPush creates a repository on first push instead of refusing.
 	CreateOnPush bool `yaml:"create_on_push"`
 	// LogFormat is "text" or "json".

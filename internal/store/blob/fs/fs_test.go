@@ -525,3 +525,15 @@ func TestSlowAppendBlocksOnlyItsUpload(t *testing.T) {
 	}
 	<-finished
 }
+
+// TestContractNoSync runs the suite on a store that skips fsync.
+func TestContractNoSync(t *testing.T) {
+	blobtest.Run(t, func(t *testing.T) blob.Store {
+		s, err := NewWithOptions(t.TempDir(), Options{NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}

@@ -31,6 +31,18 @@ import (
 // power loss may roll back the last transactions committed since the last
 // checkpoint's fsync, but cannot corrupt the file.
 func OpenSQLite(ctx context.Context, path string) (*Store, error) {
+	return OpenSQLiteWith(ctx, path, SQLiteOptions{})
+}
+
+// SQLiteOptions tune the SQLite store.
+type SQLiteOptions struct {
+	// FullSync uses synchronous=FULL: every commit is fsynced, so it
+	// survives a power loss too.
+	FullSync bool
+}
+
+// OpenSQLiteWith is OpenSQLite with options.
+func OpenSQLiteWith(ctx context.Context, path string, opts SQLiteOptions) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlstore: empty sqlite path")
 	}
@@ -42,7 +54,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlstore: %w", err)
 	}
 
-	w, err := sql.Open("sqlite", sqliteDSN(abs, true))
+	w, err := sql.Open("sqlite", sqliteDSN(abs, true, opts.FullSync))
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open %s: %w", abs, err)
 	}
@@ -57,7 +69,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlstore: open %s: %w", abs, err)
 	}
 
-	r, err := sql.Open("sqlite", sqliteDSN(abs, false))
+	r, err := sql.Open("sqlite", sqliteDSN(abs, false, opts.FullSync))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: %w", abs, err)
@@ -78,14 +90,18 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 
 // sqliteDSN builds the modernc.org/sqlite DSN of the file at abs. Pragmas
 // run in order on every new connection.
-func sqliteDSN(abs string, writer bool) string {
+func sqliteDSN(abs string, writer, fullSync bool) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	if writer {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Set("_txlock", "immediate")
 	}
-	q.Add("_pragma", "synchronous(NORMAL)")
+	if fullSync {
+		q.Add("_pragma", "synchronous(FULL)")
+	} else {
+		q.Add("_pragma", "synchronous(NORMAL)")
+	}
 	q.Add("_pragma", "foreign_keys(1)")
 	if !writer {
 		q.Add("_pragma", "query_only(1)")

@@ -146,7 +146,7 @@ func TestUpgradeFrom0001(t *testing.T) {
 	if ms[0].version != 1 || len(ms) < 2 {
 		t.Fatalf("migrations %d..%d", ms[0].version, ms[len(ms)-1].version)
 	}
-	db, err := sql.Open("sqlite", sqliteDSN(path, true))
+	db, err := sql.Open("sqlite", sqliteDSN(path, true, false))
 	if err != nil {
 		t.Fatal(err)
 	}
