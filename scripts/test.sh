@@ -54,8 +54,8 @@ step "go vet"
 go vet ./...
 
 step "unit tests (go test -race)"
-mapfile -t unit_pkgs < <(go list ./... | grep -v '/test/e2e')
-go test -race -count=1 -timeout 20m "${unit_pkgs[@]}"
+mapfile -t unit_pkgs < <(go list ./... | grep -v '/test/')
+go test -race -count=1 -timeout 10m "${unit_pkgs[@]}"
 
 step "build bin/wharf"
 go build -o bin/wharf ./cmd/wharf
@@ -65,13 +65,13 @@ if [[ ${WHARF_SKIP_E2E:-0} == 1 ]]; then
 	exit 0
 fi
 
-step "end-to-end tests (test/e2e)"
-e2e_args=(-count=1 -v -timeout 45m)
+step "end-to-end tests (test/e2e, test/crash)"
+e2e_args=(-count=1 -v -timeout 30m)
 if [[ -n ${WHARF_E2E_RUN:-} ]]; then
 	e2e_args+=(-run "$WHARF_E2E_RUN")
 fi
 WHARF_BIN=$repo_root/bin/wharf \
 	WHARF_E2E_REQUIRE_DOCKER=${WHARF_E2E_REQUIRE_DOCKER:-1} \
-	go test "${e2e_args[@]}" ./test/e2e/...
+	go test "${e2e_args[@]}" ./test/...
 
 step "all tests passed"

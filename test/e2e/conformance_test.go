@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-const conformanceTimeout = 20 * time.Minute
+const conformanceTimeout = 10 * time.Minute
 
 // TestConformanceV111 runs the OCI distribution-spec conformance suite at the
 // code of the v1.1.1 release (ginkgo, built with `go test -c`) with all four
@@ -34,7 +34,7 @@ func TestConformanceV111(t *testing.T) {
 	if os.Getenv("WHARF_E2E_OCI_DEBUG") != "" {
 		env = append(env, "OCI_DEBUG=1")
 	}
-	defer saveArtifact(t, reportDir)
+	defer saveArtifact(t, reportDir, "conformance-report")
 	stdout, stderr, runErr := run(t, cmdSpec{env: env, dir: t.TempDir(), timeout: conformanceTimeout},
 		bin, "-ginkgo.no-color")
 	checkJUnit(t, filepath.Join(reportDir, "junit.xml"), runErr, stdout, stderr)
@@ -63,7 +63,7 @@ func TestConformanceNext(t *testing.T) {
 		"OCI_VERSION="+version,
 		"OCI_LOG=warn",
 	)
-	defer saveArtifact(t, resultsDir)
+	defer saveArtifact(t, resultsDir, "conformance-results")
 	// The working directory is empty so no stray oci-conformance.yaml is read.
 	stdout, stderr, runErr := run(t, cmdSpec{env: env, dir: t.TempDir(), timeout: conformanceTimeout}, bin)
 	if i := strings.Index(stdout, "OCI Conformance Result:"); i >= 0 {

@@ -100,7 +100,9 @@ func launchWharf(t *testing.T, bin, dir string, attempt int, extraArgs []string)
 	}
 	args := append([]string{"serve", "--listen", s.Addr, "--data", s.DataDir}, extraArgs...)
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(),
+	// Only the test's settings reach the server: no WHARF_* from the caller's
+	// shell (a stray WHARF_ANONYMOUS would change what the tests check).
+	cmd.Env = append(envWithoutPrefix("WHARF_"),
 		"WHARF_ACCOUNT_ID="+testAccountID,
 		"WHARF_ADMIN_ACCESS_KEY_ID="+testAccessKeyID,
 		"WHARF_ADMIN_SECRET_ACCESS_KEY="+testSecret,
@@ -118,7 +120,7 @@ func launchWharf(t *testing.T, bin, dir string, attempt int, extraArgs []string)
 		_ = logFile.Close()
 		close(s.exited)
 	}()
-	t.Logf("wharf: pid %d listening on %s (log %s)", cmd.Process.Pid, s.Addr, s.LogPath)
+	t.Logf("wharf: pid %d starting on %s (log %s)", cmd.Process.Pid, s.Addr, s.LogPath)
 
 	if err := s.waitReady(); err != nil {
 		s.stop(t)
@@ -133,7 +135,7 @@ func launchWharf(t *testing.T, bin, dir string, attempt int, extraArgs []string)
 		if t.Failed() {
 			t.Logf("--- wharf log (%s) ---\n%s", s.LogPath, s.logTail())
 		}
-		saveArtifact(t, s.LogPath)
+		saveArtifact(t, s.LogPath, filepath.Base(s.LogPath))
 	})
 	return s, nil
 }
@@ -350,6 +352,16 @@ next:
 	return out
 }
 
+func envWithoutPrefix(prefix string) []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, prefix) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
 // cmdSpec describes one external command.
 type cmdSpec struct {
 	env     []string
@@ -434,14 +446,14 @@ func indentOutput(stdout, stderr string) string {
 
 func redact(s string) string { return strings.ReplaceAll(s, testSecret, "***") }
 
-// saveArtifact copies a file or directory under $WHARF_E2E_ARTIFACTS_DIR/<test
-// name>/ when that variable is set (CI keeps them on failure).
-func saveArtifact(t *testing.T, src string) {
+// saveArtifact copies a file or directory to $WHARF_E2E_ARTIFACTS_DIR/<test
+// name>/<name> when that variable is set (for CI to keep).
+func saveArtifact(t *testing.T, src, name string) {
 	root := os.Getenv("WHARF_E2E_ARTIFACTS_DIR")
 	if root == "" {
 		return
 	}
-	dst := filepath.Join(root, strings.ReplaceAll(t.Name(), "/", "_"), filepath.Base(src))
+	dst := filepath.Join(root, strings.ReplaceAll(t.Name(), "/", "_"), name)
 	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
