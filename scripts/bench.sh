@@ -144,7 +144,7 @@ start_server() {
 		WHARF_ACCOUNT_ID=$WHARF_ACCOUNT_ID \
 			WHARF_ADMIN_ACCESS_KEY_ID=$WHARF_KEY_ID \
 			WHARF_ADMIN_SECRET_ACCESS_KEY=$WHARF_SECRET \
-			"${SERVER_PIN[@]}" "$TMP/wharf" serve --listen "127.0.0.1:$port" --data "$SERVER_DATA" >"$SERVER_LOG" 2>&1 &
+			"${SERVER_PIN[@]}" "$TMP/wharf" serve --listen "127.0.0.1:$port" --data "$SERVER_DATA" --access-log=false >"$SERVER_LOG" 2>&1 &
 		SERVER_PID=$!
 		BENCH_USER=$WHARF_KEY_ID BENCH_PASSWORD=$WHARF_SECRET
 		READY_URL=$SERVER_URL/readyz
@@ -309,7 +309,7 @@ done
 
 echo
 echo "Wharf vs distribution $DIST_VERSION: medians of $ROUNDS round(s)$([[ $QUICK == 1 ]] && echo ', QUICK sizes')"
-echo "(distribution without auth, Wharf with HTTP Basic auth; ratio = wharf / distribution)"
+echo "(distribution without auth, Wharf with HTTP Basic auth; both without per-request access logs; ratio = wharf / distribution)"
 "$BENCH" compare --a wharf --b distribution "$RESULTS"
 echo
 echo "raw results: $RESULTS (load average at the end: $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -165,7 +165,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	mux.Handle("/metrics", a.Metrics.Handler())
-	a.handler = middleware.Chain(mux, logger, a.Metrics)
+	accessLogger := logger
+	if !cfg.AccessLog {
+		accessLogger = slog.New(minLevel{logger.Handler(), slog.LevelWarn})
+	}
+	a.handler = middleware.Chain(mux, accessLogger, a.Metrics)
 	return a, nil
 }
 
@@ -225,3 +229,19 @@ func (a *App) uploadGauge(ctx context.Context) {
 		}
 	}
 }
+
+// minLevel drops records below a level (successful requests, when the
+// access log is off).
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(a []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(a), h.min}
+}
+func (h minLevel) WithGroup(n string) slog.Handler { return minLevel{h.Handler.WithGroup(n), h.min} }

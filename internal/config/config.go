@@ -57,6 +57,9 @@ type Config struct {
 	CreateOnPush bool `yaml:"create_on_push"`
 	// LogFormat is "text" or "json".
 	LogFormat string `yaml:"log_format"`
+	// AccessLog logs every request at info level; off, only failed and
+	// aborted requests are logged.
+	AccessLog bool `yaml:"access_log"`
 	// LogLevel is a slog level name: debug, info, warn, error (or e.g. "info+2").
 	LogLevel string `yaml:"log_level"`
 	// GCInterval is how often garbage collection runs.
@@ -84,6 +87,7 @@ func Defaults() Config {
 		CreateOnPush:      true,
 		LogFormat:         "text",
 		LogLevel:          "info",
+		AccessLog:         true,
 		GCInterval:        time.Hour,
 		GCGrace:           24 * time.Hour,
 		UploadTTL:         24 * time.Hour,

@@ -77,6 +77,8 @@ var fields = []field{
 		ptr: func(c *Config) any { return &c.CreateOnPush }},
 	{key: "log_format", kind: kindString, usage: "log format: text or json",
 		ptr: func(c *Config) any { return &c.LogFormat }},
+	{key: "access_log", kind: kindBool, usage: "log every request at info level (off: only failed requests are logged)",
+		ptr: func(c *Config) any { return &c.AccessLog }},
 	{key: "log_level", kind: kindString, usage: "log level: debug, info, warn or error",
 		ptr: func(c *Config) any { return &c.LogLevel }},
 	{key: "gc_interval", kind: kindDuration, usage: "how often garbage collection runs",
