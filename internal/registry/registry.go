@@ -89,7 +89,7 @@ func (s *Service) Repository(ctx context.Context, accountID, name string, create
 		if !create || !s.opts.CreateOnPush {
 			return meta.Repository{}, errorf(CodeNameUnknown, "repository %q not found", name)
 		}
-		r, err = s.CreateRepository(ctx, meta.Repository{AccountID: accountID, Name: name})
+		r, err = s.createOnPush(ctx, accountID, name)
 		if errors.Is(err, meta.ErrExists) {
 			r, err = s.meta.GetRepository(ctx, accountID, name)
 		}

@@ -29,14 +29,60 @@ var (
 	ErrDigest = errors.New("invalid digest")
 )
 
-// ValidRepository reports whether name is an acceptable repository name.
+// ValidRepository reports whether name is an acceptable repository name:
+// ECR's pattern (repoRE), checked by hand because it runs on every request.
 func ValidRepository(name string) bool {
-	return len(name) >= 2 && len(name) <= 256 && repoRE.MatchString(name)
+	if len(name) < 2 || len(name) > 256 {
+		return false
+	}
+	// Components separated by '/', each alphanumeric runs joined by '.',
+	// '_', '__' or one or more '-'.
+	prevAlnum := false // the previous byte was [a-z0-9]
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'a' && c <= 'z' || c >= '0' && c <= '9':
+			prevAlnum = true
+			continue
+		case !prevAlnum || i == len(name)-1:
+			return false
+		}
+		// A separator run starts after an alphanumeric byte.
+		switch c {
+		case '/', '.':
+		case '_':
+			if name[i+1] == '_' {
+				i++
+			}
+		case '-':
+			for i+1 < len(name) && name[i+1] == '-' {
+				i++
+			}
+		default:
+			return false
+		}
+		if i == len(name)-1 {
+			return false
+		}
+		prevAlnum = false
+	}
+	return prevAlnum
 }
 
-// ValidTag reports whether tag is an acceptable OCI tag.
+// ValidTag reports whether tag is an acceptable OCI tag (tagRE), checked
+// by hand because it runs on every request.
 func ValidTag(tag string) bool {
-	return tagRE.MatchString(tag)
+	if len(tag) == 0 || len(tag) > 128 {
+		return false
+	}
+	for i := 0; i < len(tag); i++ {
+		c := tag[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || (i > 0 && (c == '.' || c == '-'))
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // ParseDigest parses and validates a digest with a supported algorithm

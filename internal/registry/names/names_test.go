@@ -72,3 +72,18 @@ func FuzzValidRepository(f *testing.F) {
 		}
 	})
 }
+
+// The hand-written validators agree with the spec's regular expressions.
+func FuzzValidatorsMatchRegexps(f *testing.F) {
+	for _, s := range []string{"team/app", "a__b", "a___b", "a--b", "a-", "a/.b", "v1.0", "-x", "_x", "A/b", "ab/", "a//b", "a.b_c__d--e/f"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := ValidRepository(s), len(s) >= 2 && len(s) <= 256 && repoRE.MatchString(s); got != want {
+			t.Fatalf("ValidRepository(%q) = %v, regexp says %v", s, got, want)
+		}
+		if got, want := ValidTag(s), tagRE.MatchString(s); got != want {
+			t.Fatalf("ValidTag(%q) = %v, regexp says %v", s, got, want)
+		}
+	})
+}
