@@ -149,6 +149,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	mux := http.NewServeMux()
 	mux.Handle("/{$}", ecrAPI)
 	mux.Handle("/v2/", v2)
+	mux.Handle(ecr.LayerDownloadPath, ecrServer.LayerDownloadHandler())
 	mux.Handle("/v2", v2)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		middleware.SetRoute(r.Context(), "healthz")

@@ -35,7 +35,7 @@ type CreationTemplate struct {
 	UpdatedAt time.Time
 }
 
-// Image is a manifest of a repository with its tags (content omitted).
+// Image is a manifest of a repository with its tags.
 type Image struct {
 	Manifest
 	Tags []string

@@ -481,8 +481,8 @@ func testListImages(t *testing.T, s meta.Store) {
 		if im.RepoID != r.ID || im.MediaType != m.MediaType || im.ConfigDigest != m.ConfigDigest || im.Size != m.Size {
 			t.Fatalf("image %+v, want %+v", im.Manifest, m)
 		}
-		if im.Content != nil {
-			t.Fatalf("image %s listed with content", im.Digest)
+		if string(im.Content) != string(m.Content) {
+			t.Fatalf("image %s listed with content %q, want %q", im.Digest, im.Content, m.Content)
 		}
 		if im.PushedAt.IsZero() {
 			t.Fatalf("image %s: zero push time", im.Digest)

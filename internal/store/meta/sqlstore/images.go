@@ -10,14 +10,15 @@ import (
 
 // ListImages returns up to limit manifests of the repository whose digests
 // sort after "after", ordered by digest, each with its tags in byte order
-// (nil when untagged). Content is left nil.
+// (nil when untagged). Content is included: image sizes are computed from
+// the manifests, and manifests are small (at most a few MiB, usually ~1 KiB).
 //
 // Two statements in one read snapshot, whatever the page size: one for the
 // page of manifests, one for the tags of the digest range the page spans.
 func (s *Store) ListImages(ctx context.Context, repoID int64, after string, limit int) (out []meta.Image, err error) {
 	defer catch("list images", &err)
 	err = s.read(ctx, "list images", func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, s.d.Rebind(`SELECT repo_id, digest, media_type, artifact_type, subject, config_digest, size, annotations, pushed_at, last_pull_at
+		rows, err := tx.QueryContext(ctx, s.d.Rebind(`SELECT repo_id, digest, media_type, artifact_type, subject, config_digest, size, content, annotations, pushed_at, last_pull_at
 FROM manifests WHERE repo_id = ? AND digest > ? ORDER BY digest LIMIT ?`), repoID, after, lim(limit))
 		if err != nil {
 			return err
@@ -28,7 +29,7 @@ FROM manifests WHERE repo_id = ? AND digest > ? ORDER BY digest LIMIT ?`), repoI
 			m := &im.Manifest
 			var pushed, pulled int64
 			if err := rows.Scan(&m.RepoID, &m.Digest, &m.MediaType, &m.ArtifactType, &m.Subject, &m.ConfigDigest,
-				&m.Size, &m.Annotations, &pushed, &pulled); err != nil {
+				&m.Size, &m.Content, &m.Annotations, &pushed, &pulled); err != nil {
 				return err
 			}
 			m.PushedAt, m.LastPullAt = fromNanos(pushed), fromNanos(pulled)
