@@ -34,11 +34,25 @@ func (e *DeniedError) Error() string {
 func (e *DeniedError) Unwrap() error { return ErrDenied }
 
 type requestContextKey struct{}
+type requestInfoKey struct{}
 
-// WithRequestContext attaches request facts (aws:SourceIp,
-// aws:SecureTransport, ...) that conditions may test.
+// WithRequestContext attaches extra condition keys (for example
+// ecr:ResourceTag/... or wharf:* keys) that conditions may test.
 func WithRequestContext(ctx context.Context, c policy.Context) context.Context {
 	return context.WithValue(ctx, requestContextKey{}, c)
+}
+
+// RequestInfo are facts about the HTTP request that become the condition
+// keys aws:SourceIp and aws:SecureTransport.
+type RequestInfo struct {
+	SourceIP string
+	Secure   bool
+}
+
+// WithRequestInfo attaches request facts; they are turned into condition
+// keys only when a policy is actually evaluated.
+func WithRequestInfo(ctx context.Context, ri RequestInfo) context.Context {
+	return context.WithValue(ctx, requestInfoKey{}, ri)
 }
 
 // PolicyAuthorizer authorizes with IAM policies as AWS does: explicit Deny
@@ -148,6 +162,12 @@ func (a *PolicyAuthorizer) context(ctx context.Context) policy.Context {
 		for k, v := range rc {
 			c[k] = v
 		}
+	}
+	if ri, ok := ctx.Value(requestInfoKey{}).(RequestInfo); ok {
+		if ri.SourceIP != "" {
+			c.Set("aws:SourceIp", ri.SourceIP)
+		}
+		c.Set("aws:SecureTransport", strconv.FormatBool(ri.Secure))
 	}
 	now := time.Now()
 	if a.Now != nil {

@@ -33,6 +33,7 @@ func TestPolicyAuthorizer(t *testing.T) {
 		repo: map[string]string{
 			a + "/shared": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + b + `:root"},"Action":"ecr:BatchGetImage"}]}`,
 			a + "/public": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:BatchGetImage"}]}`,
+			a + "/office": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:BatchGetImage","Condition":{"IpAddress":{"aws:SourceIp":"10.1.0.0/16"},"Bool":{"aws:SecureTransport":"true"}}}]}`,
 			a + "/locked": `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"ecr:PutImage"}]}`,
 		},
 	}
@@ -66,6 +67,22 @@ func TestPolicyAuthorizer(t *testing.T) {
 		}
 		if !c.allow && !errors.Is(err, ErrDenied) {
 			t.Errorf("%s: got %v, want a denial", c.name, err)
+		}
+	}
+	// Conditions on the request: source address and transport.
+	office := res("office")
+	anon := Principal{Anonymous: true}
+	for _, c := range []struct {
+		ri    RequestInfo
+		allow bool
+	}{
+		{RequestInfo{SourceIP: "10.1.2.3", Secure: true}, true},
+		{RequestInfo{SourceIP: "10.1.2.3", Secure: false}, false},
+		{RequestInfo{SourceIP: "192.0.2.1", Secure: true}, false},
+	} {
+		err := az.Authorize(WithRequestInfo(context.Background(), c.ri), anon, "ecr:BatchGetImage", office)
+		if (err == nil) != c.allow {
+			t.Errorf("%+v: err=%v, want allow=%v", c.ri, err, c.allow)
 		}
 	}
 }

@@ -170,7 +170,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	if !cfg.AccessLog {
 		accessLogger = slog.New(minLevel{logger.Handler(), slog.LevelWarn})
 	}
-	a.handler = middleware.Chain(mux, accessLogger, a.Metrics)
+	a.handler = middleware.Chain(withRequestInfo(mux), accessLogger, a.Metrics)
 	return a, nil
 }
 
@@ -246,3 +246,16 @@ func (h minLevel) WithAttrs(a []slog.Attr) slog.Handler {
 	return minLevel{h.Handler.WithAttrs(a), h.min}
 }
 func (h minLevel) WithGroup(n string) slog.Handler { return minLevel{h.Handler.WithGroup(n), h.min} }
+
+// withRequestInfo records the caller's address and transport for policy
+// conditions (aws:SourceIp, aws:SecureTransport).
+func withRequestInfo(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			host = r.RemoteAddr
+		}
+		ctx := access.WithRequestInfo(r.Context(), access.RequestInfo{SourceIP: host, Secure: r.TLS != nil})
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}

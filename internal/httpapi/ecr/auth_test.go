@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 )
 
@@ -64,5 +65,57 @@ func TestTokenOfAnotherAccountCannotPull(t *testing.T) {
 	res, body := e.v2("GET", "/v2/team/app/manifests/v1", nil, user, pass)
 	if res.StatusCode != 403 || !strings.Contains(string(body), "DENIED") {
 		t.Fatalf("cross-account pull without policy: %d %s", res.StatusCode, body)
+	}
+}
+
+// A repository policy granting "*" makes anonymous pulls work over /v2/;
+// everything else stays closed to anonymous callers.
+func TestAnonymousPullThroughPolicy(t *testing.T) {
+	e := newEnv(t)
+	_, digest := e.pushImage("public/app", "v1", "anon")
+	e.pushImage("private/app", "v1", "anon2")
+	if res, _ := e.v2("GET", "/v2/public/app/manifests/v1", nil, "", ""); res.StatusCode != 401 {
+		t.Fatalf("anonymous pull before policy: %d", res.StatusCode)
+	}
+	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":["ecr:BatchGetImage","ecr:GetDownloadUrlForLayer"]}]}`
+	if _, err := e.ecr.SetRepositoryPolicy(context.Background(), &ecr.SetRepositoryPolicyInput{RepositoryName: aws.String("public/app"), PolicyText: aws.String(doc)}); err != nil {
+		t.Fatal(err)
+	}
+	res, body := e.v2("GET", "/v2/public/app/manifests/v1", nil, "", "", "Accept", "application/vnd.oci.image.manifest.v1+json")
+	if res.StatusCode != 200 || sha(body) != digest {
+		t.Fatalf("anonymous pull with policy: %d", res.StatusCode)
+	}
+	if res, _ := e.v2("GET", "/v2/private/app/manifests/v1", nil, "", ""); res.StatusCode != 401 {
+		t.Fatalf("anonymous pull of a private repository: %d", res.StatusCode)
+	}
+	if res, _ := e.v2("DELETE", "/v2/public/app/manifests/"+digest, nil, "", ""); res.StatusCode != 401 {
+		t.Fatalf("anonymous delete: %d", res.StatusCode)
+	}
+	if res, _ := e.v2("GET", "/v2/_catalog", nil, "", ""); res.StatusCode != 401 {
+		t.Fatalf("anonymous catalog: %d", res.StatusCode)
+	}
+}
+
+// The /v2/ catalog lists only the repositories the caller may describe.
+func TestCatalogShowsOnlyWhatCallerMaySee(t *testing.T) {
+	e := newEnv(t)
+	e.pushImage("team/a", "v1", "1")
+	e.pushImage("team/b", "v1", "2")
+	e.pushImage("other/c", "v1", "3")
+	e.addUser(account, "teamdev", "AKIATEAMDEV000000001", "teamdev-secret",
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecr:DescribeRepositories","Resource":"arn:aws:ecr:us-east-1:`+account+`:repository/team/*"}]}`)
+	res, body := e.v2("GET", "/v2/_catalog", nil, "AKIATEAMDEV000000001", "teamdev-secret")
+	if res.StatusCode != 200 || strings.TrimSpace(string(body)) != `{"repositories":["team/a","team/b"]}` {
+		t.Fatalf("user catalog: %d %s", res.StatusCode, body)
+	}
+	res, body = e.v2("GET", "/v2/_catalog", nil, keyID, secret)
+	if res.StatusCode != 200 || strings.TrimSpace(string(body)) != `{"repositories":["other/c","team/a","team/b"]}` {
+		t.Fatalf("root catalog: %d %s", res.StatusCode, body)
+	}
+	// Another account sees none of them.
+	e.addAccount("444455556666", "AKIAOTHERACCOUNT0002", "other-secret-2")
+	res, body = e.v2("GET", "/v2/_catalog", nil, "AKIAOTHERACCOUNT0002", "other-secret-2")
+	if res.StatusCode != 200 || strings.TrimSpace(string(body)) != `{"repositories":[]}` {
+		t.Fatalf("other account's catalog: %d %s", res.StatusCode, body)
 	}
 }

@@ -62,29 +62,36 @@ func (h *Handler) catalog(req *request) {
 		h.writeError(w, r, err)
 		return
 	}
-	// The catalog lists the addressed account's repositories, and only to a
-	// caller who may describe them.
-	if err := h.authorizeOn(req, "", access.ActionDescribeRepositories); err != nil {
-		h.writeError(w, r, err)
+	// The catalog lists the addressed account's repositories that the
+	// caller may describe, and nothing to an anonymous caller.
+	if req.principal.Anonymous && req.principal.AccountID == "" {
+		h.writeError(w, r, access.ErrNoCredentials)
 		return
 	}
 	limit := n
 	if limit < 0 || limit > maxPage {
 		limit = maxPage
 	}
-	repos := []string{}
+	var names []string
 	if limit > 0 {
-		if repos, err = h.Registry.Catalog(r.Context(), req.account, last, limit); err != nil {
+		if names, err = h.Registry.Catalog(r.Context(), req.account, last, limit); err != nil {
 			h.writeError(w, r, err)
 			return
 		}
 	}
-	if limit > 0 && len(repos) == limit {
-		setNextLink(w, "/v2/_catalog", limit, repos[len(repos)-1])
+	visible := []string{}
+	for _, name := range names {
+		if h.authorizeOn(req, name, access.ActionDescribeRepositories) == nil {
+			visible = append(visible, name)
+		}
+	}
+	// The next page starts after the last name read, visible or not.
+	if limit > 0 && len(names) == limit {
+		setNextLink(w, "/v2/_catalog", limit, names[len(names)-1])
 	}
 	writeJSON(w, r, struct {
 		Repositories []string `json:"repositories"`
-	}{repos})
+	}{visible})
 }
 
 func (h *Handler) referrers(req *request) {
