@@ -15,8 +15,10 @@ type repoCache struct {
 	mu  sync.RWMutex
 	ttl time.Duration
 	now func() time.Time
-	m   map[string]repoEntry
+	m   map[repoCacheKey]repoEntry
 }
+
+type repoCacheKey struct{ account, name string }
 
 type repoEntry struct {
 	r       meta.Repository
@@ -24,10 +26,10 @@ type repoEntry struct {
 }
 
 func newRepoCache(ttl time.Duration, now func() time.Time) *repoCache {
-	return &repoCache{ttl: ttl, now: now, m: map[string]repoEntry{}}
+	return &repoCache{ttl: ttl, now: now, m: map[repoCacheKey]repoEntry{}}
 }
 
-func repoKey(account, name string) string { return account + "/" + name }
+func repoKey(account, name string) repoCacheKey { return repoCacheKey{account, name} }
 
 func (c *repoCache) get(account, name string) (meta.Repository, bool) {
 	c.mu.RLock()

@@ -36,9 +36,8 @@ func (s *Service) PutManifest(ctx context.Context, r meta.Repository, ref names.
 	}
 	p, err := manifest.Parse(contentType, body)
 	if err != nil {
-		if errors.Is(err, manifest.ErrUnsupported) {
-			return PutManifestResult{}, errorf(CodeManifestInvalid, "%v", err)
-		}
+		// Unsupported media types are MANIFEST_INVALID too, as the spec and
+		// distribution answer them.
 		return PutManifestResult{}, errorf(CodeManifestInvalid, "%v", err)
 	}
 	d := digest.SHA256.FromBytes(body)

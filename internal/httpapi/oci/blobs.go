@@ -123,7 +123,7 @@ func (h *Handler) uploads(req *request) {
 		}
 		u, err := h.Registry.WriteUpload(r.Context(), repo, req.ref, chunk)
 		if err != nil {
-			h.uploadError(req, repo, err)
+			h.uploadError(req, err)
 			return
 		}
 		h.uploadAccepted(req, u, http.StatusAccepted)
@@ -149,7 +149,7 @@ func (h *Handler) uploads(req *request) {
 		}
 		info, err := h.Registry.FinishUpload(r.Context(), repo, req.ref, d, chunk)
 		if err != nil {
-			h.uploadError(req, repo, err)
+			h.uploadError(req, err)
 			return
 		}
 		h.blobCreated(req, info.Digest)
@@ -274,7 +274,7 @@ func (h *Handler) uploadAccepted(req *request, u registry.Upload, status int) {
 
 // uploadError answers a failed chunk; a range mismatch tells the client
 // where the upload stands so it can resume.
-func (h *Handler) uploadError(req *request, repo interface{}, err error) {
+func (h *Handler) uploadError(req *request, err error) {
 	var re *registry.Error
 	if errors.As(err, &re) && re.Code == registry.CodeRangeInvalid {
 		if off, ok := re.Detail.(int64); ok {
