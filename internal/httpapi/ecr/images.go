@@ -54,8 +54,8 @@ type imagePage struct {
 	Filter  string `json:"f,omitempty"`
 	// After is the last digest whose entries were all returned.
 	After string `json:"d,omitempty"`
-	// Cur and Skip (ListImages only): the next image's first Skip entries
-	// (one per tag) were returned already.
+	// Cur and Skip: the first Skip entries of image Cur (one per tag for
+	// ListImages) were returned already.
 	Cur  string `json:"c,omitempty"`
 	Skip int    `json:"k,omitempty"`
 }
@@ -125,8 +125,27 @@ func (s *Server) ListImages(ctx context.Context, in *ecrapi.ListImagesInput) (*e
 		return out, nil
 	}
 	limit := imagePageLimit(in.MaxResults, defaultImagePage)
-	keep := imageTagFilter(ts)
+	next, err := s.scanImages(ctx, r, st, limit, imageTagFilter(ts),
+		func(im meta.Image) int { return max(1, len(im.Tags)) },
+		func(im meta.Image, j int) { out.ImageIds = append(out.ImageIds, imageIDs(im)[j]) })
+	if err != nil {
+		return nil, err
+	}
+	if next != nil {
+		out.NextToken = ecrapi.Ptr(s.Pager.Encode(*next))
+	}
+	return out, nil
+}
+
+// scanImages walks a repository's images from a page state: each image
+// that keep accepts yields entries(im) entries, handed to emit one by one,
+// until limit entries have been emitted. It returns the state of the next
+// page, or nil when the listing is complete. A page never scans more than
+// maxImageScan images, so a filter that matches little still answers fast.
+func (s *Server) scanImages(ctx context.Context, r meta.Repository, st imagePage, limit int,
+	keep func(meta.Image) bool, entries func(meta.Image) int, emit func(im meta.Image, j int)) (*imagePage, error) {
 	batch := max(limit+1, defaultImagePage)
+	emitted := 0
 	done, after := st.After, st.After
 	for scanned := 0; ; {
 		ims, err := s.Meta.ListImages(ctx, r.ID, after, batch)
@@ -140,30 +159,28 @@ func (s *Server) ListImages(ctx context.Context, in *ecrapi.ListImagesInput) (*e
 				done = im.Digest
 				continue
 			}
-			ids := imageIDs(im)
 			first := 0
 			if im.Digest == st.Cur {
-				first = min(st.Skip, len(ids))
+				first = min(st.Skip, entries(im))
 			}
-			for j := first; j < len(ids); j++ {
-				if len(out.ImageIds) == limit {
+			for j := first; j < entries(im); j++ {
+				if emitted == limit {
 					next := st
 					next.After, next.Cur, next.Skip = done, im.Digest, j
-					out.NextToken = ecrapi.Ptr(s.Pager.Encode(next))
-					return out, nil
+					return &next, nil
 				}
-				out.ImageIds = append(out.ImageIds, ids[j])
+				emit(im, j)
+				emitted++
 			}
 			done = im.Digest
 		}
 		if len(ims) < batch {
-			return out, nil
+			return nil, nil
 		}
 		if scanned >= maxImageScan {
 			next := st
 			next.After, next.Cur, next.Skip = done, "", 0
-			out.NextToken = ecrapi.Ptr(s.Pager.Encode(next))
-			return out, nil
+			return &next, nil
 		}
 	}
 }
@@ -208,39 +225,15 @@ func (s *Server) DescribeImages(ctx context.Context, in *ecrapi.DescribeImagesIn
 		return out, nil
 	}
 	limit := imagePageLimit(in.MaxResults, defaultImagePage)
-	keep := imageTagFilter(ts)
-	batch := max(limit+1, defaultImagePage)
 	var page []meta.Image
-	done, after := st.After, st.After
-scan:
-	for scanned := 0; ; {
-		ims, err := s.Meta.ListImages(ctx, r.ID, after, batch)
-		if err != nil {
-			return nil, err
-		}
-		for _, im := range ims {
-			scanned++
-			after = im.Digest
-			if keep(im) {
-				if len(page) == limit {
-					next := st
-					next.After = done
-					out.NextToken = ecrapi.Ptr(s.Pager.Encode(next))
-					break scan
-				}
-				page = append(page, im)
-			}
-			done = im.Digest
-		}
-		if len(ims) < batch {
-			break
-		}
-		if scanned >= maxImageScan {
-			next := st
-			next.After = done
-			out.NextToken = ecrapi.Ptr(s.Pager.Encode(next))
-			break
-		}
+	next, err := s.scanImages(ctx, r, st, limit, imageTagFilter(ts),
+		func(meta.Image) int { return 1 },
+		func(im meta.Image, _ int) { page = append(page, im) })
+	if err != nil {
+		return nil, err
+	}
+	if next != nil {
+		out.NextToken = ecrapi.Ptr(s.Pager.Encode(*next))
 	}
 	facts, err := s.imageFacts(ctx, r, page)
 	if err != nil {

@@ -336,14 +336,7 @@ func (s *Server) UpdateRepositoryCreationTemplate(ctx context.Context, in *ecrap
 		return nil, err
 	}
 	prefix := ecrapi.Deref(in.Prefix)
-	mt, err := s.Meta.GetCreationTemplate(ctx, account, prefix)
-	if errors.Is(err, meta.ErrNotFound) {
-		return nil, templateNotFound(account, prefix)
-	}
-	if err != nil {
-		return nil, err
-	}
-	t, err := apiTemplate(mt)
+	mt, t, err := s.loadTemplate(ctx, account, prefix)
 	if err != nil {
 		return nil, err
 	}
@@ -384,14 +377,7 @@ func (s *Server) DeleteRepositoryCreationTemplate(ctx context.Context, in *ecrap
 		return nil, err
 	}
 	prefix := ecrapi.Deref(in.Prefix)
-	mt, err := s.Meta.GetCreationTemplate(ctx, account, prefix)
-	if errors.Is(err, meta.ErrNotFound) {
-		return nil, templateNotFound(account, prefix)
-	}
-	if err != nil {
-		return nil, err
-	}
-	t, err := apiTemplate(mt)
+	_, t, err := s.loadTemplate(ctx, account, prefix)
 	if err != nil {
 		return nil, err
 	}
@@ -403,4 +389,18 @@ func (s *Server) DeleteRepositoryCreationTemplate(ctx context.Context, in *ecrap
 		return nil, err
 	}
 	return &ecrapi.DeleteRepositoryCreationTemplateOutput{RegistryId: ecrapi.Ptr(account), RepositoryCreationTemplate: &t}, nil
+}
+
+// loadTemplate reads a creation template in both its stored and its API
+// form, answering TemplateNotFoundException when there is none.
+func (s *Server) loadTemplate(ctx context.Context, account, prefix string) (meta.CreationTemplate, ecrapi.RepositoryCreationTemplate, error) {
+	mt, err := s.Meta.GetCreationTemplate(ctx, account, prefix)
+	if errors.Is(err, meta.ErrNotFound) {
+		return mt, ecrapi.RepositoryCreationTemplate{}, templateNotFound(account, prefix)
+	}
+	if err != nil {
+		return mt, ecrapi.RepositoryCreationTemplate{}, err
+	}
+	t, err := apiTemplate(mt)
+	return mt, t, err
 }
