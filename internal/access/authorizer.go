@@ -19,6 +19,9 @@ type PolicySource interface {
 	RepositoryPolicy(ctx context.Context, accountID, repository string) (string, error)
 	// RegistryPolicy returns an account's registry policy document.
 	RegistryPolicy(ctx context.Context, accountID string) (string, error)
+	// ResourceTags returns the tags of a resource, by ARN (for the
+	// ecr:ResourceTag/<key> condition keys).
+	ResourceTags(ctx context.Context, arn string) (map[string]string, error)
 }
 
 // DeniedError explains a denial (for logs and for the caller's message).
@@ -145,6 +148,15 @@ func (a *PolicyAuthorizer) Authorize(ctx context.Context, p Principal, action st
 		Resource:        res.ARN(),
 		ResourceAccount: res.AccountID,
 		Context:         a.context(ctx),
+	}
+	if res.Repository != "" {
+		tags, err := a.Source.ResourceTags(ctx, req.Resource)
+		if err != nil {
+			return err
+		}
+		for k, v := range tags {
+			req.Context.Set("ecr:ResourceTag/"+k, v)
+		}
 	}
 	if !p.Anonymous {
 		req.Principal.ARN = p.String()

@@ -7,6 +7,7 @@ import (
 )
 
 type fakeSource struct {
+	tags     map[string]map[string]string
 	user     map[string][]string
 	repo     map[string]string
 	registry map[string]string
@@ -18,6 +19,9 @@ func (f fakeSource) IdentityPolicies(_ context.Context, acct, user string) ([]st
 func (f fakeSource) RepositoryPolicy(_ context.Context, acct, repo string) (string, error) {
 	return f.repo[acct+"/"+repo], nil
 }
+func (f fakeSource) ResourceTags(_ context.Context, arn string) (map[string]string, error) {
+	return f.tags[arn], nil
+}
 func (f fakeSource) RegistryPolicy(_ context.Context, acct string) (string, error) {
 	return f.registry[acct], nil
 }
@@ -27,6 +31,7 @@ func TestPolicyAuthorizer(t *testing.T) {
 	src := fakeSource{
 		user: map[string][]string{
 			a + "/dev":    {`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ecr:BatchGetImage"],"Resource":"*"}]}`},
+			a + "/tagged": {`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecr:PutImage","Resource":"*","Condition":{"StringEquals":{"ecr:ResourceTag/team":"platform"}}}]}`},
 			b + "/puller": {`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecr:*","Resource":"*"}]}`},
 			b + "/denied": {`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecr:*","Resource":"*"},{"Effect":"Deny","Action":"ecr:BatchGetImage","Resource":"*"}]}`},
 		},
@@ -37,6 +42,7 @@ func TestPolicyAuthorizer(t *testing.T) {
 			a + "/locked": `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"ecr:PutImage"}]}`,
 		},
 	}
+	src.tags = map[string]map[string]string{"arn:aws:ecr:us-east-1:" + a + ":repository/platform-app": {"team": "platform"}}
 	az := &PolicyAuthorizer{Source: src}
 	res := func(repo string) Resource { return Resource{Region: "us-east-1", AccountID: a, Repository: repo} }
 	cases := []struct {
@@ -59,6 +65,8 @@ func TestPolicyAuthorizer(t *testing.T) {
 		{"anonymous on public", Principal{Anonymous: true}, "ecr:BatchGetImage", "public", true},
 		{"anonymous on private", Principal{Anonymous: true}, "ecr:BatchGetImage", "app", false},
 		{"anonymous push on public", Principal{Anonymous: true}, "ecr:PutImage", "public", false},
+		{"resource tag condition met", Principal{AccountID: a, UserName: "tagged"}, "ecr:PutImage", "platform-app", true},
+		{"resource tag condition not met", Principal{AccountID: a, UserName: "tagged"}, "ecr:PutImage", "app", false},
 	}
 	for _, c := range cases {
 		err := az.Authorize(context.Background(), c.p, c.action, res(c.repo))

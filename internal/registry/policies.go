@@ -113,3 +113,37 @@ func (s *Service) IdentityPolicies(ctx context.Context, accountID, userName stri
 func (s *Service) ForgetIdentityPolicies(accountID, userName string) {
 	s.policyDocs.drop("user/" + accountID + "/" + userName)
 }
+
+// ResourceTags returns the tags of a resource by ARN (cached briefly).
+func (s *Service) ResourceTags(ctx context.Context, arn string) (map[string]string, error) {
+	key := "tags/" + arn
+	if d, ok := s.policyDocs.get(key); ok {
+		tags := make(map[string]string, len(d)/2)
+		for i := 0; i+1 < len(d); i += 2 {
+			tags[d[i]] = d[i+1]
+		}
+		return tags, nil
+	}
+	tags, err := s.meta.ListResourceTags(ctx, arn)
+	if err != nil {
+		return nil, err
+	}
+	flat := make([]string, 0, 2*len(tags))
+	for k, v := range tags {
+		flat = append(flat, k, v)
+	}
+	s.policyDocs.put(key, flat)
+	return tags, nil
+}
+
+// PutResourceTags adds or overwrites tags of a resource.
+func (s *Service) PutResourceTags(ctx context.Context, arn string, tags map[string]string) error {
+	defer s.policyDocs.drop("tags/" + arn)
+	return s.meta.PutResourceTags(ctx, arn, tags)
+}
+
+// DeleteResourceTags removes tags of a resource.
+func (s *Service) DeleteResourceTags(ctx context.Context, arn string, keys []string) error {
+	defer s.policyDocs.drop("tags/" + arn)
+	return s.meta.DeleteResourceTags(ctx, arn, keys)
+}

@@ -119,7 +119,7 @@ func (s *Service) createOnPush(ctx context.Context, accountID, name string) (met
 			tags[tag.Key] = tag.Value
 		}
 		arn := access.Resource{Region: st.Region, AccountID: accountID, Repository: name}.ARN()
-		if err := s.meta.PutResourceTags(ctx, arn, tags); err != nil {
+		if err := s.PutResourceTags(ctx, arn, tags); err != nil {
 			return meta.Repository{}, err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
 )
 
 func TestGetAuthorizationTokenLogsIntoV2(t *testing.T) {
@@ -117,5 +118,34 @@ func TestCatalogShowsOnlyWhatCallerMaySee(t *testing.T) {
 	res, body = e.v2("GET", "/v2/_catalog", nil, "AKIAOTHERACCOUNT0002", "other-secret-2")
 	if res.StatusCode != 200 || strings.TrimSpace(string(body)) != `{"repositories":[]}` {
 		t.Fatalf("other account's catalog: %d %s", res.StatusCode, body)
+	}
+}
+
+// Tag condition keys reach the policy engine: a user may create only
+// repositories tagged team=platform, and push only to those.
+func TestTagConditionKeys(t *testing.T) {
+	e := newEnv(t)
+	u := e.addUser(account, "tagger", "AKIATAGGER0000000001", "tagger-secret", `{"Version":"2012-10-17","Statement":[
+	 {"Effect":"Allow","Action":"ecr:CreateRepository","Resource":"*","Condition":{"StringEquals":{"aws:RequestTag/team":"platform"},"ForAllValues:StringEquals":{"aws:TagKeys":["team"]}}},
+	 {"Effect":"Allow","Action":"ecr:DescribeRepositories","Resource":"*","Condition":{"StringEquals":{"ecr:ResourceTag/team":"platform"}}}]}`)
+	ctx := context.Background()
+	tag := func(k, v string) []types.Tag { return []types.Tag{{Key: aws.String(k), Value: aws.String(v)}} }
+	if _, err := u.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String("plat/app"), Tags: tag("team", "platform")}); err != nil {
+		t.Fatalf("allowed create: %v", err)
+	}
+	if _, err := u.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String("web/app"), Tags: tag("team", "web")}); err == nil {
+		t.Fatal("create with the wrong tag value allowed")
+	}
+	if _, err := u.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String("none/app")}); err == nil {
+		t.Fatal("create without tags allowed")
+	}
+	if _, err := e.ecr.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String("web/app"), Tags: tag("team", "web")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{RepositoryNames: []string{"plat/app"}}); err != nil {
+		t.Fatalf("describe of a platform repository: %v", err)
+	}
+	if _, err := u.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{RepositoryNames: []string{"web/app"}}); err == nil {
+		t.Fatal("describe of a web repository allowed")
 	}
 }

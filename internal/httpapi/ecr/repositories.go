@@ -3,6 +3,8 @@ package ecr
 import (
 	"context"
 	"errors"
+	"github.com/wharfhq/wharf/internal/access"
+	"github.com/wharfhq/wharf/internal/policy"
 	"regexp"
 	"slices"
 	"strconv"
@@ -33,7 +35,7 @@ const defaultDescribeRepositories = 100
 func (s *Server) CreateRepository(ctx context.Context, in *ecrapi.CreateRepositoryInput) (*ecrapi.CreateRepositoryOutput, error) {
 	account := registryID(ctx, in.RegistryId)
 	name := ecrapi.Deref(in.RepositoryName)
-	if err := s.authorize(ctx, account, name, "ecr:CreateRepository"); err != nil {
+	if err := s.authorize(withRequestTags(ctx, in.Tags, nil), account, name, "ecr:CreateRepository"); err != nil {
 		return nil, err
 	}
 	mut, rule, err := tagMutability(in.ImageTagMutability, in.ImageTagMutabilityExclusionFilters)
@@ -70,7 +72,7 @@ func (s *Server) CreateRepository(ctx context.Context, in *ecrapi.CreateReposito
 		return nil, err
 	}
 	if len(tags) > 0 {
-		if err := s.Meta.PutResourceTags(ctx, s.repoARN(account, name), tags); err != nil {
+		if err := s.Registry.PutResourceTags(ctx, s.repoARN(account, name), tags); err != nil {
 			return nil, err
 		}
 	}
@@ -198,7 +200,7 @@ func (s *Server) dropResourceTags(ctx context.Context, arn string) error {
 	for k := range tags {
 		keys = append(keys, k)
 	}
-	return s.Meta.DeleteResourceTags(ctx, arn, keys)
+	return s.Registry.DeleteResourceTags(ctx, arn, keys)
 }
 
 // PutImageTagMutability sets a repository's tag mutability and exclusion
@@ -257,7 +259,7 @@ func (s *Server) updateRepository(ctx context.Context, r meta.Repository) error 
 
 // TagResource adds or overwrites tags of a repository.
 func (s *Server) TagResource(ctx context.Context, in *ecrapi.TagResourceInput) (*ecrapi.TagResourceOutput, error) {
-	arn, _, err := s.taggedRepository(ctx, ecrapi.Deref(in.ResourceArn), "ecr:TagResource")
+	arn, _, err := s.taggedRepository(withRequestTags(ctx, in.Tags, nil), ecrapi.Deref(in.ResourceArn), "ecr:TagResource")
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +280,7 @@ func (s *Server) TagResource(ctx context.Context, in *ecrapi.TagResourceInput) (
 	if n > maxTags {
 		return nil, tooManyTags()
 	}
-	if err := s.Meta.PutResourceTags(ctx, arn, tags); err != nil {
+	if err := s.Registry.PutResourceTags(ctx, arn, tags); err != nil {
 		return nil, err
 	}
 	return &ecrapi.TagResourceOutput{}, nil
@@ -286,7 +288,7 @@ func (s *Server) TagResource(ctx context.Context, in *ecrapi.TagResourceInput) (
 
 // UntagResource removes tags of a repository; absent keys are ignored.
 func (s *Server) UntagResource(ctx context.Context, in *ecrapi.UntagResourceInput) (*ecrapi.UntagResourceOutput, error) {
-	arn, _, err := s.taggedRepository(ctx, ecrapi.Deref(in.ResourceArn), "ecr:UntagResource")
+	arn, _, err := s.taggedRepository(withRequestTags(ctx, nil, in.TagKeys), ecrapi.Deref(in.ResourceArn), "ecr:UntagResource")
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +297,7 @@ func (s *Server) UntagResource(ctx context.Context, in *ecrapi.UntagResourceInpu
 			return nil, err
 		}
 	}
-	if err := s.Meta.DeleteResourceTags(ctx, arn, in.TagKeys); err != nil {
+	if err := s.Registry.DeleteResourceTags(ctx, arn, in.TagKeys); err != nil {
 		return nil, err
 	}
 	return &ecrapi.UntagResourceOutput{}, nil
@@ -437,4 +439,20 @@ func encryption(c *ecrapi.EncryptionConfiguration) (typ, key string, err error) 
 		return "", "", constraintError("encryptionConfiguration.kmsKey", "kmsKey can only be specified when encryptionType is KMS or KMS_DSSE")
 	}
 	return typ, key, nil
+}
+
+// withRequestTags exposes the tags a request sets (aws:RequestTag/<key>)
+// and the tag keys it names (aws:TagKeys) to policy conditions.
+func withRequestTags(ctx context.Context, tags []ecrapi.Tag, keys []string) context.Context {
+	if len(tags) == 0 && len(keys) == 0 {
+		return ctx
+	}
+	c := policy.Context{}
+	for _, t := range tags {
+		k := ecrapi.Deref(t.Key)
+		c.Set("aws:RequestTag/"+k, ecrapi.Deref(t.Value))
+		keys = append(keys, k)
+	}
+	c.Set("aws:TagKeys", keys...)
+	return access.WithRequestContext(ctx, c)
 }
