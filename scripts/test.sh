@@ -4,9 +4,11 @@
 #   bash scripts/test.sh
 #
 # Steps: install the pinned tools (scripts/install-tools.sh), gofmt, go vet,
-# unit tests with the race detector, build bin/wharf, then the end-to-end
-# tests (test/e2e: the OCI conformance suites and real clients against the
-# built server). Exits non-zero on the first failing step.
+# unit tests with the race detector (with a throwaway PostgreSQL server from
+# scripts/postgres.sh, so that the metadata store's contract suite runs on
+# PostgreSQL too), build bin/wharf, then the end-to-end tests (test/e2e: the
+# OCI conformance suites and real clients against the built server). Exits
+# non-zero on the first failing step.
 #
 # Knobs (all optional, see docs/testing.md):
 #   WHARF_TOOLS_DIR           where tools go (default $HOME/.cache/wharf-tools)
@@ -14,6 +16,8 @@
 #   WHARF_E2E_RUN=REGEX       run only the matching end-to-end tests (go test -run)
 #   WHARF_E2E_REQUIRE_DOCKER  1 (default here): no docker daemon is a failure; 0 skips the docker test
 #   WHARF_E2E_ARTIFACTS_DIR   keep server logs and conformance reports there
+#   WHARF_TEST_POSTGRES_URL   use this PostgreSQL server instead of starting one
+#   WHARF_PG_DIR, WHARF_PG_PORT  where and on which port the throwaway server runs
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -52,6 +56,17 @@ fi
 
 step "go vet"
 go vet ./...
+
+step "PostgreSQL for the unit tests (scripts/postgres.sh)"
+# The server is stopped when the script exits, unless it was running before.
+if [[ -z ${WHARF_TEST_POSTGRES_URL:-} ]]; then
+	if ! bash scripts/postgres.sh status; then
+		trap 'bash scripts/postgres.sh stop || true' EXIT
+	fi
+	WHARF_TEST_POSTGRES_URL=$(bash scripts/postgres.sh start)
+fi
+export WHARF_TEST_POSTGRES_URL
+echo "WHARF_TEST_POSTGRES_URL=$WHARF_TEST_POSTGRES_URL"
 
 step "unit tests (go test -race)"
 mapfile -t unit_pkgs < <(go list ./... | grep -v '/test/')

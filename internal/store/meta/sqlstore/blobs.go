@@ -23,9 +23,17 @@ func (s *Store) LinkBlob(ctx context.Context, repoID int64, b meta.Blob) (err er
 		err := s.row(ctx, tx, `SELECT state FROM blobs WHERE digest = ?`+s.d.forUpdate, b.Digest).Scan(&state)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			if _, err := s.exec(ctx, tx, `INSERT INTO blobs (digest, size, created_at, state) VALUES (?, ?, ?, 'live')`,
-				b.Digest, b.Size, now); err != nil {
+			// A concurrent LinkBlob of the same new digest may insert it
+			// first: on PostgreSQL the conflict with a row this snapshot
+			// cannot see is a serialization failure (retried, and the
+			// retry finds the row) rather than a unique violation.
+			n, err := s.exec(ctx, tx, `INSERT INTO blobs (digest, size, created_at, state) VALUES (?, ?, ?, 'live')
+ON CONFLICT (digest) DO NOTHING`, b.Digest, b.Size, now)
+			if err != nil {
 				return err
+			}
+			if n == 0 {
+				return fmt.Errorf("blob %s: inserted concurrently: %w", b.Digest, meta.ErrConflict)
 			}
 		case err != nil:
 			return err
@@ -72,16 +80,25 @@ func (s *Store) StatBlob(ctx context.Context, digest string) (b meta.Blob, err e
 }
 
 // UnlinkBlob removes the blob's link from the repository.
+//
+// It is a write transaction although it is one statement: on PostgreSQL it
+// must run SERIALIZABLE like PutManifest and MarkBlobDeleting. Otherwise a
+// PutManifest that has seen the link, this delete and a GC's
+// MarkBlobDeleting that cannot yet see the manifest's references would all
+// commit, leaving a manifest whose blob is being deleted: serializable
+// checking only tracks serializable writers.
 func (s *Store) UnlinkBlob(ctx context.Context, repoID int64, digest string) (err error) {
 	defer catch("unlink blob", &err)
-	n, err := s.exec(ctx, s.w, `DELETE FROM repo_blobs WHERE repo_id = ? AND digest = ?`, repoID, digest)
-	if err != nil {
-		return s.wrap("unlink blob", err)
-	}
-	if n == 0 {
-		return notFound("blob %s in repository %d", digest, repoID)
-	}
-	return nil
+	return s.write(ctx, "unlink blob", func(tx *sql.Tx) error {
+		n, err := s.exec(ctx, tx, `DELETE FROM repo_blobs WHERE repo_id = ? AND digest = ?`, repoID, digest)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return notFound("blob %s in repository %d", digest, repoID)
+		}
+		return nil
+	})
 }
 
 // UnlinkStale drops links older than cutoff whose digest no manifest of the

@@ -30,7 +30,15 @@ type Dialect struct {
 	snapshot sql.IsolationLevel
 	// code classifies a driver error.
 	code func(error) errClass
+	// lockMigrations and unlockMigrations, when set, are run (with
+	// migrationLockKey) on a connection held for the whole migration, so
+	// that processes starting together migrate one after the other.
+	lockMigrations, unlockMigrations string
 }
+
+// migrationLockKey is the PostgreSQL advisory lock key of the migrations
+// ("wharfmig" in ASCII).
+const migrationLockKey int64 = 0x77686172666d6967
 
 type errClass int
 
@@ -55,11 +63,21 @@ var SQLite = Dialect{
 }
 
 // Postgres is the dialect for PostgreSQL (through pgx's database/sql
-// driver, added by a later issue). Write transactions run SERIALIZABLE and
-// are retried on serialization failures, which is what makes the GC
-// re-checks (MarkBlobDeleting against LinkBlob, UnlinkStale against
-// PutManifest) race-free there; on SQLite the single immediate writer gives
-// the same guarantee.
+// driver, see OpenPostgres). Write transactions run SERIALIZABLE and are
+// retried on serialization failures, which is what makes the GC re-checks
+// (MarkBlobDeleting against LinkBlob, UnlinkStale against PutManifest)
+// race-free there; on SQLite the single immediate writer gives the same
+// guarantee. The FOR UPDATE row locks on top order the common conflicts
+// (two writers of one tag, LinkBlob against MarkBlobDeleting on one blob)
+// by waiting instead of by failing and retrying.
+//
+// Serializable checking only tracks serializable writers, so every write
+// that adds or removes a link or a reference GC decides on (LinkBlob,
+// UnlinkBlob, UnlinkStale, PutManifest, DeleteManifest, MarkBlobDeleting,
+// ...) goes through write(). The remaining single-statement writes
+// (accounts, keys, repository settings, uploads, pull times, ECR settings)
+// run in autocommit at the server's default level (READ COMMITTED), where a
+// lone statement is never refused with a serialization failure.
 var Postgres = Dialect{
 	Name:     "postgres",
 	numbered: true,
@@ -73,6 +91,9 @@ var Postgres = Dialect{
 	isolation: sql.LevelSerializable,
 	snapshot:  sql.LevelRepeatableRead,
 	code:      pgClass,
+
+	lockMigrations:   `SELECT pg_advisory_lock(?)`,
+	unlockMigrations: `SELECT pg_advisory_unlock(?)`,
 }
 
 // Rebind rewrites "?" placeholders for the dialect. Question marks inside

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -77,15 +78,48 @@ func splitSQL(src string) []string {
 }
 
 // migrate applies the pending migrations, each in its own transaction
-// together with its schema_migrations row. The row is inserted first, so
-// on PostgreSQL a concurrent migrator waits for it and then skips the
-// version; on SQLite the immediate transaction serialises migrators.
-func (s *Store) migrate(ctx context.Context) error {
+// together with its schema_migrations row. The row is inserted first, so a
+// concurrent migrator that gets past the lock anyway waits for it and then
+// skips the version. On PostgreSQL, migrators of processes starting
+// together queue on an advisory lock held, with everything the migration
+// does, on one connection (CREATE TABLE IF NOT EXISTS alone is not safe
+// against a concurrent twin there); on SQLite the immediate transactions
+// of the single writer connection serialise them.
+func (s *Store) migrate(ctx context.Context) (err error) {
 	ms, err := loadMigrations()
 	if err != nil {
 		return fmt.Errorf("sqlstore: migrations: %w", err)
 	}
-	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	type conn interface {
+		beginner
+		querier
+	}
+	var db conn = s.w
+	if s.d.lockMigrations != "" {
+		c, err := s.w.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("sqlstore: migrations: %w", err)
+		}
+		defer c.Close()
+		if _, err := c.ExecContext(ctx, s.d.Rebind(s.d.lockMigrations), migrationLockKey); err != nil {
+			return fmt.Errorf("sqlstore: migrations: lock: %w", err)
+		}
+		defer func() {
+			// Whatever the caller's context: a lock left held would
+			// stall every other node until this connection closes.
+			_, uerr := c.ExecContext(context.WithoutCancel(ctx), s.d.Rebind(s.d.unlockMigrations), migrationLockKey)
+			if uerr != nil {
+				// Drop the connection rather than return it to the pool
+				// still holding the lock.
+				_ = c.Raw(func(any) error { return driver.ErrBadConn })
+				if err == nil {
+					err = fmt.Errorf("sqlstore: migrations: unlock: %w", uerr)
+				}
+			}
+		}()
+		db = c
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
     version    BIGINT PRIMARY KEY,
     name       TEXT NOT NULL,
     applied_at BIGINT NOT NULL
@@ -93,14 +127,14 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("sqlstore: migrations: %w", err)
 	}
 	var newest sql.NullInt64
-	if err := s.w.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&newest); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&newest); err != nil {
 		return fmt.Errorf("sqlstore: migrations: %w", err)
 	}
 	if known := ms[len(ms)-1].version; newest.Valid && newest.Int64 > known {
 		return fmt.Errorf("sqlstore: database schema version %d is newer than this binary's %d", newest.Int64, known)
 	}
 	for _, m := range ms {
-		err := s.write(ctx, "migrate "+m.name, func(tx *sql.Tx) error {
+		err := s.writeOn(ctx, db, "migrate "+m.name, func(tx *sql.Tx) error {
 			n, err := s.exec(ctx, tx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)
 ON CONFLICT (version) DO NOTHING`, m.version, m.name, s.now().UnixNano())
 			if err != nil || n == 0 {

@@ -1,12 +1,13 @@
 // Package sqlstore implements meta.Store over database/sql. It runs on
-// SQLite (modernc.org/sqlite, see OpenSQLite) and is written for PostgreSQL
-// too: every query uses SQL both engines accept and the Dialect rebinds
-// placeholders, names types and classifies driver errors. New is the seam a
-// PostgreSQL constructor will use.
+// SQLite (modernc.org/sqlite, see OpenSQLite) and PostgreSQL (pgx, see
+// OpenPostgres): every query uses SQL both engines accept and the Dialect
+// rebinds placeholders, names types and classifies driver errors.
 //
 // Writes go through one *sql.DB (on SQLite a single connection running
 // BEGIN IMMEDIATE transactions, so writers queue in Go instead of failing
-// with SQLITE_BUSY); single-statement reads go through a second pool.
+// with SQLITE_BUSY); single-statement reads go through a second pool. On
+// PostgreSQL one pool serves both and write transactions run SERIALIZABLE,
+// retried on serialization failures.
 package sqlstore
 
 import (
@@ -15,14 +16,18 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"time"
 
 	"github.com/wharfhq/wharf/internal/store/meta"
 )
 
 // maxRetries bounds how often a write transaction is retried after a
-// serialization failure (PostgreSQL only; SQLite never reports one).
-const maxRetries = 8
+// serialization failure or a deadlock (PostgreSQL only; SQLite never
+// reports one). With the backoff of retryWait, 16 retries wait at most
+// about 0.7 s in all (half that on average): enough for a burst of writers
+// on one tag.
+const maxRetries = 16
 
 // Store is a meta.Store over database/sql.
 type Store struct {
@@ -100,11 +105,24 @@ func (e *callbackError) Error() string { return e.err.Error() }
 // write runs fn in a write transaction, retrying on serialization failures.
 // Errors are wrapped with op; those of callbacks come back unchanged.
 func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	return s.writeOn(ctx, s.w, op, fn)
+}
+
+// beginner starts transactions: a pool or a connection taken from it.
+type beginner interface {
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
+// writeOn is write with transactions started on db.
+func (s *Store) writeOn(ctx context.Context, db beginner, op string, fn func(tx *sql.Tx) error) error {
 	var err error
 	for attempt := 0; ; attempt++ {
-		err = s.writeOnce(ctx, fn)
+		err = s.writeOnce(ctx, db, fn)
 		if err == nil || s.d.class(err) != errRetry || attempt == maxRetries || ctx.Err() != nil {
 			break
+		}
+		if werr := retryWait(ctx, attempt); werr != nil {
+			break // keep the serialization failure: it says what happened
 		}
 	}
 	var ce *callbackError
@@ -114,8 +132,24 @@ func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error)
 	return s.wrap(op, err)
 }
 
-func (s *Store) writeOnce(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
-	tx, err := s.w.BeginTx(ctx, &sql.TxOptions{Isolation: s.d.isolation})
+// retryWait sleeps before retry number attempt+1 of a transaction that
+// failed to serialize: a random time up to 1 ms doubled per attempt (at
+// most 64 ms), so that the writers that collided do not collide again in
+// lockstep. It returns early with the context's error.
+func retryWait(ctx context.Context, attempt int) error {
+	d := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6)))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (s *Store) writeOnce(ctx context.Context, db beginner, fn func(tx *sql.Tx) error) (err error) {
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: s.d.isolation})
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}

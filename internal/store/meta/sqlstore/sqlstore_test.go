@@ -224,7 +224,12 @@ func TestPostgresDialect(t *testing.T) {
 }
 
 func benchStore(b *testing.B) (*Store, int64, []string, []string) {
-	s := openTemp(b)
+	return fillBench(b, openTemp(b))
+}
+
+// fillBench puts 1,000 tagged manifests of about 1.5 KiB into a new
+// repository of s.
+func fillBench(b *testing.B, s *Store) (*Store, int64, []string, []string) {
 	ctx := b.Context()
 	r, err := s.CreateRepository(ctx, meta.Repository{AccountID: "123456789012", Name: "bench"})
 	if err != nil {

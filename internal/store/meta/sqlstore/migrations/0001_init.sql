@@ -1,16 +1,22 @@
 -- Initial schema. Portable between SQLite and PostgreSQL: the {{id}},
 -- {{bytes}} and {{ctext}} tokens are substituted by the dialect. Times are
 -- unix nanoseconds (UTC) in BIGINT columns; 0 means "never".
+-- {{ctext}} (TEXT COLLATE "C" on PostgreSQL, TEXT on SQLite) is the type of
+-- every text column that is ordered or compared with < or > (names, tags,
+-- ids and digests listed in order or paged by "after"), and of the columns
+-- that reference one: their order is byte order on both engines, whatever
+-- the database's locale. (On SQLite the substituted statements are the same
+-- as before the token was used there, so existing databases are unchanged.)
 -- Statements are separated by a semicolon at the end of a line.
 
 CREATE TABLE accounts (
-    id         TEXT PRIMARY KEY,
+    id         {{ctext}} PRIMARY KEY,
     name       TEXT NOT NULL,
     created_at BIGINT NOT NULL
 );
 
 CREATE TABLE access_keys (
-    access_key_id TEXT PRIMARY KEY,
+    access_key_id {{ctext}} PRIMARY KEY,
     secret        TEXT NOT NULL,
     account_id    TEXT NOT NULL,
     user_name     TEXT NOT NULL DEFAULT '',
@@ -34,7 +40,7 @@ CREATE TABLE repositories (
 );
 
 CREATE TABLE blobs (
-    digest     TEXT PRIMARY KEY,
+    digest     {{ctext}} PRIMARY KEY,
     size       BIGINT NOT NULL,
     created_at BIGINT NOT NULL,
     state      TEXT NOT NULL DEFAULT 'live' CHECK (state IN ('live', 'deleting'))
@@ -44,7 +50,7 @@ CREATE INDEX blobs_state_created ON blobs (state, created_at);
 
 CREATE TABLE repo_blobs (
     repo_id   BIGINT NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
-    digest    TEXT NOT NULL REFERENCES blobs (digest),
+    digest    {{ctext}} NOT NULL REFERENCES blobs (digest),
     linked_at BIGINT NOT NULL,
     PRIMARY KEY (repo_id, digest)
 );
@@ -54,7 +60,7 @@ CREATE INDEX repo_blobs_linked_at ON repo_blobs (linked_at);
 
 CREATE TABLE manifests (
     repo_id       BIGINT NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
-    digest        TEXT NOT NULL,
+    digest        {{ctext}} NOT NULL,
     media_type    TEXT NOT NULL DEFAULT '',
     artifact_type TEXT NOT NULL DEFAULT '',
     subject       TEXT NOT NULL DEFAULT '',
@@ -71,8 +77,8 @@ CREATE INDEX manifests_subject ON manifests (repo_id, subject, digest);
 
 CREATE TABLE manifest_refs (
     repo_id         BIGINT NOT NULL,
-    manifest_digest TEXT NOT NULL,
-    ref_digest      TEXT NOT NULL,
+    manifest_digest {{ctext}} NOT NULL,
+    ref_digest      {{ctext}} NOT NULL,
     kind            TEXT NOT NULL CHECK (kind IN ('blob', 'manifest')),
     PRIMARY KEY (repo_id, manifest_digest, kind, ref_digest),
     FOREIGN KEY (repo_id, manifest_digest) REFERENCES manifests (repo_id, digest) ON DELETE CASCADE
@@ -84,7 +90,7 @@ CREATE INDEX manifest_refs_repo_ref ON manifest_refs (repo_id, ref_digest, kind)
 CREATE TABLE tags (
     repo_id    BIGINT NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
     name       {{ctext}} NOT NULL,
-    digest     TEXT NOT NULL,
+    digest     {{ctext}} NOT NULL,
     updated_at BIGINT NOT NULL,
     PRIMARY KEY (repo_id, name),
     FOREIGN KEY (repo_id, digest) REFERENCES manifests (repo_id, digest)
@@ -107,7 +113,7 @@ CREATE INDEX tag_events_tag ON tag_events (repo_id, tag, id);
 
 -- "offset" is reserved in PostgreSQL.
 CREATE TABLE uploads (
-    id            TEXT PRIMARY KEY,
+    id            {{ctext}} PRIMARY KEY,
     repo_id       BIGINT NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
     upload_offset BIGINT NOT NULL,
     hash_state    {{bytes}},
