@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,7 +44,7 @@ func OpenStores(ctx context.Context, cfg config.Config) (Stores, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return Stores{}, err
 	}
-	m, err := sqlstore.OpenSQLiteWith(ctx, filepath.Join(cfg.DataDir, "meta.db"), sqlstore.SQLiteOptions{FullSync: cfg.Fsync})
+	m, err := openMetadata(ctx, cfg)
 	if err != nil {
 		return Stores{}, fmt.Errorf("opening metadata: %w", err)
 	}
@@ -53,6 +54,18 @@ func OpenStores(ctx context.Context, cfg config.Config) (Stores, error) {
 		return Stores{}, fmt.Errorf("opening blob store: %w", err)
 	}
 	return Stores{Meta: m, Blobs: b}, nil
+}
+
+// openMetadata opens the configured metadata store: the embedded SQLite
+// database by default, PostgreSQL for a postgres:// URL.
+func openMetadata(ctx context.Context, cfg config.Config) (meta.Store, error) {
+	switch {
+	case cfg.Metadata == "":
+		return sqlstore.OpenSQLiteWith(ctx, filepath.Join(cfg.DataDir, "meta.db"), sqlstore.SQLiteOptions{FullSync: cfg.Fsync})
+	case strings.HasPrefix(cfg.Metadata, "postgres://"), strings.HasPrefix(cfg.Metadata, "postgresql://"):
+		return sqlstore.OpenPostgres(ctx, cfg.Metadata)
+	}
+	return nil, fmt.Errorf("unsupported metadata store %q (want empty for the embedded default, or postgres://...)", cfg.Metadata)
 }
 
 // App is a configured server.

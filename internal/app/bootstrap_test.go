@@ -2,11 +2,14 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"testing"
 
 	"github.com/wharfhq/wharf/internal/config"
@@ -74,3 +77,10 @@ func TestFixedCredentialsFromConfig(t *testing.T) {
 		t.Fatalf("fixed credentials were written to disk: %v", err)
 	}
 }
+
+func sha256hex(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -36,6 +36,12 @@ type Config struct {
 	Listen string `yaml:"listen"`
 	// DataDir holds blobs and metadata.
 	DataDir string `yaml:"data_dir"`
+	// Metadata selects the metadata store: "" (embedded SQLite under
+	// DataDir) or a postgres:// URL. It may hold a password: never logged.
+	Metadata string `yaml:"metadata"`
+	// Blobs selects the blob store: "" (filesystem under DataDir) or an
+	// s3:// URL.
+	Blobs string `yaml:"blobs"`
 	// Region is the AWS region the server claims to be (SigV4 scope, ARNs).
 	Region string `yaml:"region"`
 	// PublicURL is the externally visible base URL (scheme://host[:port]),

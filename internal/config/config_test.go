@@ -554,3 +554,17 @@ func TestParseBytes(t *testing.T) {
 		}
 	}
 }
+
+func TestStoreURLsRedacted(t *testing.T) {
+	c := Defaults()
+	c.Metadata = "postgres://wharf:hunter2@db:5432/wharf?sslmode=disable"
+	c.Blobs = "s3://bucket/p?endpoint=http://s3:9000&secret_key=topsecret"
+	for _, out := range []string{c.String(), fmt.Sprintf("%#v", c)} {
+		if strings.Contains(out, "hunter2") || strings.Contains(out, "topsecret") {
+			t.Fatalf("secret leaked: %s", out)
+		}
+		if !strings.Contains(out, "postgres://wharf:") || !strings.Contains(out, "s3://bucket/p") {
+			t.Fatalf("store URLs lost: %s", out)
+		}
+	}
+}

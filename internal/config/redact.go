@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"reflect"
 	"strings"
 	"time"
@@ -22,7 +23,29 @@ func (c Config) redacted() plain {
 	if c.AdminSecretAccessKey != "" {
 		c.AdminSecretAccessKey = Redacted
 	}
+	c.Metadata = redactURL(c.Metadata)
+	c.Blobs = redactURL(c.Blobs)
 	return plain(c)
+}
+
+// redactURL hides the password of a store URL and any secret query
+// parameters.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || s == "" {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), Redacted)
+	}
+	q := u.Query()
+	for k := range q {
+		if lk := strings.ToLower(k); strings.Contains(lk, "secret") || strings.Contains(lk, "password") || strings.Contains(lk, "token") {
+			q.Set(k, Redacted)
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // String formats c like %+v with the secret redacted. It is also what %v, %s
