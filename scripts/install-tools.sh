@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the tools Wharf's test suite drives (the OCI conformance suites,
-# crane, regctl, oras, skopeo) into ${WHARF_TOOLS_DIR:-$HOME/.cache/wharf-tools}.
+# crane, regctl, oras, skopeo, the versitygw S3 server) into
+# ${WHARF_TOOLS_DIR:-$HOME/.cache/wharf-tools}.
 #
 # Idempotent: a tool is (re)built only when it is missing or its pin changed.
 # Go tools carry a stamp file (<tool>.stamp) holding the key they were built
@@ -20,6 +21,9 @@ CRANE_PKG=github.com/google/go-containerregistry/cmd/crane
 CRANE_VERSION=v0.22.1
 REGCTL_PKG=github.com/regclient/regclient/cmd/regctl
 REGCTL_VERSION=v0.11.7
+# The S3 server of the S3 blob store's tests (scripts/s3.sh runs it).
+VERSITYGW_PKG=github.com/versity/versitygw/cmd/versitygw
+VERSITYGW_VERSION=v1.8.0
 
 # Tools are built outside any workspace, with the module proxy only.
 export GOWORK=off GOFLAGS=-buildvcs=false
@@ -37,9 +41,11 @@ write_stamp() { # name key
 	mv -f "$tools_dir/$1.stamp.tmp" "$tools_dir/$1.stamp"
 }
 
-# go_install name pkg version: `go install pkg@version` into the tools dir.
+# go_install name pkg version [flag...]: `go install [flag...] pkg@version`
+# into the tools dir.
 go_install() {
 	local name=$1 pkg=$2 version=$3 key="$2@$3" mod
+	shift 3
 	if stamp_ok "$name" "$key"; then
 		log "$name $version: present"
 		return
@@ -58,7 +64,7 @@ go_install() {
 	t0=$(now)
 	log "$name $version: installing ($pkg)"
 	tmp=$(mktemp -d "$tools_dir/.gobin.XXXXXX")
-	if ! GOBIN="$tmp" go install -trimpath "$pkg@$version"; then
+	if ! GOBIN="$tmp" go install -trimpath "$@" "$pkg@$version"; then
 		rm -rf "$tmp"
 		return 1
 	fi
@@ -133,6 +139,7 @@ apt_install skopeo skopeo
 
 go_install crane "$CRANE_PKG" "$CRANE_VERSION"
 go_install regctl "$REGCTL_PKG" "$REGCTL_VERSION"
+go_install versitygw "$VERSITYGW_PKG" "$VERSITYGW_VERSION" -ldflags='-s -w'
 tools_module_build oras oras build oras.land/oras/cmd/oras
 tools_module_build conformance-v1.1.1.test conformance-v1.1.1 test github.com/opencontainers/distribution-spec/conformance
 tools_module_build conformance-next conformance-next build github.com/opencontainers/distribution-spec/conformance

@@ -18,6 +18,8 @@
 #   WHARF_E2E_ARTIFACTS_DIR   keep server logs and conformance reports there
 #   WHARF_TEST_POSTGRES_URL   use this PostgreSQL server instead of starting one
 #   WHARF_PG_DIR, WHARF_PG_PORT  where and on which port the throwaway server runs
+#   WHARF_TEST_S3_ENDPOINT    use this S3 server instead of starting versitygw (scripts/s3.sh)
+#   WHARF_S3_PORT             port of the throwaway versitygw
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -32,6 +34,10 @@ step() {
 	printf '\n==> %s  (previous step %ds, total %ds)\n' "$*" $((now - step_start)) $((now - suite_start))
 	step_start=$now
 }
+
+# Clean-up commands run at exit (servers this run started).
+on_exit=()
+trap 'for c in "${on_exit[@]}"; do eval "$c" || true; done' EXIT
 
 step "install tools"
 bash scripts/install-tools.sh
@@ -61,12 +67,24 @@ step "PostgreSQL for the unit tests (scripts/postgres.sh)"
 # The server is stopped when the script exits, unless it was running before.
 if [[ -z ${WHARF_TEST_POSTGRES_URL:-} ]]; then
 	if ! bash scripts/postgres.sh status; then
-		trap 'bash scripts/postgres.sh stop || true' EXIT
+		on_exit+=('bash scripts/postgres.sh stop')
 	fi
 	WHARF_TEST_POSTGRES_URL=$(bash scripts/postgres.sh start)
 fi
 export WHARF_TEST_POSTGRES_URL
 echo "WHARF_TEST_POSTGRES_URL=$WHARF_TEST_POSTGRES_URL"
+
+step "S3 server for the unit tests (scripts/s3.sh)"
+# versitygw for the S3 blob store's suite; stopped at exit unless it was running before.
+if [[ -z ${WHARF_TEST_S3_ENDPOINT:-} ]]; then
+	if ! bash scripts/s3.sh status >/dev/null 2>&1; then
+		on_exit+=('bash scripts/s3.sh stop')
+	fi
+	bash scripts/s3.sh start
+	eval "$(bash scripts/s3.sh env)"
+fi
+export WHARF_TEST_S3_ENDPOINT WHARF_TEST_S3_ACCESS_KEY WHARF_TEST_S3_SECRET_KEY
+echo "WHARF_TEST_S3_ENDPOINT=$WHARF_TEST_S3_ENDPOINT"
 
 step "unit tests (go test -race)"
 mapfile -t unit_pkgs < <(go list ./... | grep -v '/test/')

@@ -29,6 +29,7 @@ import (
 	"github.com/wharfhq/wharf/internal/registry"
 	"github.com/wharfhq/wharf/internal/store/blob"
 	"github.com/wharfhq/wharf/internal/store/blob/fs"
+	"github.com/wharfhq/wharf/internal/store/blob/s3"
 	"github.com/wharfhq/wharf/internal/store/meta"
 	"github.com/wharfhq/wharf/internal/store/meta/sqlstore"
 )
@@ -48,7 +49,7 @@ func OpenStores(ctx context.Context, cfg config.Config) (Stores, error) {
 	if err != nil {
 		return Stores{}, fmt.Errorf("opening metadata: %w", err)
 	}
-	b, err := fs.NewWithOptions(cfg.DataDir, fs.Options{NoSync: !cfg.Fsync})
+	b, err := openBlobs(ctx, cfg)
 	if err != nil {
 		m.Close()
 		return Stores{}, fmt.Errorf("opening blob store: %w", err)
@@ -66,6 +67,22 @@ func openMetadata(ctx context.Context, cfg config.Config) (meta.Store, error) {
 		return sqlstore.OpenPostgres(ctx, cfg.Metadata)
 	}
 	return nil, fmt.Errorf("unsupported metadata store %q (want empty for the embedded default, or postgres://...)", cfg.Metadata)
+}
+
+// openBlobs opens the configured blob store: the filesystem under the data
+// directory by default, S3 (or any S3-compatible server) for an s3:// URL.
+func openBlobs(ctx context.Context, cfg config.Config) (blob.Store, error) {
+	switch {
+	case cfg.Blobs == "":
+		return fs.NewWithOptions(cfg.DataDir, fs.Options{NoSync: !cfg.Fsync})
+	case strings.HasPrefix(cfg.Blobs, "s3://"):
+		sc, err := s3.ParseURL(cfg.Blobs)
+		if err != nil {
+			return nil, err
+		}
+		return s3.New(ctx, sc)
+	}
+	return nil, fmt.Errorf("unsupported blob store %q (want empty for the embedded default, or s3://bucket/prefix?endpoint=...)", cfg.Blobs)
 }
 
 // App is a configured server.
