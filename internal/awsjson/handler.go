@@ -105,6 +105,7 @@ const (
 	requestIDKey
 	operationKey
 	httpRequestKey
+	responseHeaderKey
 )
 
 // WithPrincipal returns ctx carrying principal, as Handler does with what
@@ -136,12 +137,22 @@ func HTTPRequest(ctx context.Context) *http.Request {
 	return r
 }
 
+// ResponseHeader returns the header map of the response being written, for
+// operations that answer extensions their output shape cannot carry
+// (headers set before the operation returns are sent, with its output or
+// its error); nil outside a Handler.
+func ResponseHeader(ctx context.Context) http.Header {
+	h, _ := ctx.Value(responseHeaderKey).(http.Header)
+	return h
+}
+
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := h.requestID()
 	w.Header().Set("x-amzn-RequestId", id)
 	ctx := context.WithValue(r.Context(), requestIDKey, id)
 	ctx = context.WithValue(ctx, httpRequestKey, r)
+	ctx = context.WithValue(ctx, responseHeaderKey, w.Header())
 
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)

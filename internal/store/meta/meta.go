@@ -159,6 +159,7 @@ type TagInfo struct {
 type Store interface {
 	IAMStore
 	ECRStore
+	LifecycleStore
 
 	Close() error
 	Ping(ctx context.Context) error

@@ -71,6 +71,9 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 		{"ListImages", testListImages},
 		{"ListImagesPagination", testListImagesPagination},
 		{"GetImage", testGetImage},
+		{"LifecyclePolicy", testLifecyclePolicy},
+		{"LifecyclePreview", testLifecyclePreview},
+		{"LifecyclePreviewConcurrentStart", testLifecyclePreviewConcurrentStart},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
