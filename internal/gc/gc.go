@@ -38,6 +38,10 @@ type Report struct {
 
 const batch = 500
 
+// abandonedMarkAge is how old a deleting mark must be before another
+// collector finishes it; a live collector deletes within seconds.
+const abandonedMarkAge = 10 * time.Minute
+
 func (c *Collector) now() time.Time {
 	if c.Clock != nil {
 		return c.Clock()
@@ -61,12 +65,21 @@ func (c *Collector) Run(ctx context.Context, dryRun bool) (Report, error) {
 		return rep, err
 	}
 	if !dryRun {
-		// Finish deletions a crashed run left marked.
-		left, err := c.Meta.ListDeletingBlobs(ctx, batch)
+		// Finish deletions a collector that died left marked. A mark is
+		// taken over only once it is old, and claimed first, so two
+		// collectors never both act on it.
+		abandoned := now.Add(-abandonedMarkAge)
+		left, err := c.Meta.ListDeletingBlobs(ctx, abandoned, batch)
 		if err != nil {
 			return rep, err
 		}
 		for _, b := range left {
+			if ok, err := c.Meta.ClaimDeletion(ctx, b.Digest, abandoned); err != nil || !ok {
+				if err != nil {
+					return rep, err
+				}
+				continue
+			}
 			if err := c.Blobs.Delete(ctx, b.Digest); err != nil {
 				return rep, err
 			}
@@ -108,11 +121,14 @@ func (c *Collector) Run(ctx context.Context, dryRun bool) (Report, error) {
 			seen[b.Digest] = true
 			progressed = true
 			ok, err := c.Meta.MarkBlobDeleting(ctx, b.Digest, cutoff)
+			if errors.Is(err, meta.ErrNotFound) {
+				continue // another collector (another node) deleted it since we listed it
+			}
 			if err != nil {
 				return rep, err
 			}
 			if !ok {
-				continue // linked again since we listed it
+				continue // linked again since we listed it, or another collector has it
 			}
 			if err := c.Blobs.Delete(ctx, b.Digest); err != nil {
 				return rep, err

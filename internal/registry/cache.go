@@ -57,12 +57,15 @@ func (c *repoCache) drop(account, name string) {
 }
 
 // manifestCache is an LRU of manifests by (repository, digest), bounded in
-// bytes. A manifest's bytes never change for a digest; entries are dropped
-// when the manifest is deleted.
+// bytes. A manifest's bytes never change for a digest, but it can be deleted
+// on another node: entries expire after a short TTL (local deletes drop them
+// at once), so a deletion anywhere is seen everywhere within the TTL.
 type manifestCache struct {
 	mu    sync.Mutex
 	max   int64
 	size  int64
+	ttl   time.Duration
+	now   func() time.Time
 	ll    *list.List
 	items map[manifestKey]*list.Element
 }
@@ -73,22 +76,29 @@ type manifestKey struct {
 }
 
 type manifestEntry struct {
-	key manifestKey
-	m   meta.Manifest
+	key     manifestKey
+	m       meta.Manifest
+	expires time.Time
 }
 
-func newManifestCache(max int64) *manifestCache {
-	return &manifestCache{max: max, ll: list.New(), items: map[manifestKey]*list.Element{}}
+func newManifestCache(max int64, ttl time.Duration, now func() time.Time) *manifestCache {
+	return &manifestCache{max: max, ttl: ttl, now: now, ll: list.New(), items: map[manifestKey]*list.Element{}}
 }
 
 func (c *manifestCache) get(repo int64, digest string) (meta.Manifest, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.items[manifestKey{repo, digest}]; ok {
-		c.ll.MoveToFront(e)
-		return e.Value.(*manifestEntry).m, true
+	e, ok := c.items[manifestKey{repo, digest}]
+	if !ok {
+		return meta.Manifest{}, false
 	}
-	return meta.Manifest{}, false
+	ent := e.Value.(*manifestEntry)
+	if c.now().After(ent.expires) {
+		c.remove(e)
+		return meta.Manifest{}, false
+	}
+	c.ll.MoveToFront(e)
+	return ent.m, true
 }
 
 func (c *manifestCache) put(m meta.Manifest) {
@@ -100,10 +110,11 @@ func (c *manifestCache) put(m meta.Manifest) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.items[k]; ok {
+		e.Value.(*manifestEntry).expires = c.now().Add(c.ttl)
 		c.ll.MoveToFront(e)
 		return
 	}
-	c.items[k] = c.ll.PushFront(&manifestEntry{key: k, m: m})
+	c.items[k] = c.ll.PushFront(&manifestEntry{key: k, m: m, expires: c.now().Add(c.ttl)})
 	c.size += cost
 	for c.size > c.max {
 		e := c.ll.Back()

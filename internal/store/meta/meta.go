@@ -160,6 +160,7 @@ type Store interface {
 	IAMStore
 	ECRStore
 	LifecycleStore
+	TransferStore
 
 	Close() error
 	Ping(ctx context.Context) error
@@ -223,13 +224,18 @@ type Store interface {
 	// manifest reference.
 	GCCandidates(ctx context.Context, cutoff time.Time, limit int) ([]Blob, error)
 	// MarkBlobDeleting re-checks, in one transaction, that the blob is still
-	// unreferenced and older than cutoff and marks it; false means it is
-	// live again and must be kept.
+	// unreferenced and older than cutoff and marks it, recording when; true
+	// means this caller now owns the deletion. False means it is live again
+	// and must be kept, or another collector marked it first.
 	MarkBlobDeleting(ctx context.Context, digest string, cutoff time.Time) (bool, error)
 	// ForgetBlob removes a blob marked deleting.
 	ForgetBlob(ctx context.Context, digest string) error
-	// ListDeletingBlobs lists blobs left marked by an interrupted GC.
-	ListDeletingBlobs(ctx context.Context, limit int) ([]Blob, error)
+	// ListDeletingBlobs lists blobs marked deleting before markedBefore:
+	// marks left by a collector that died.
+	ListDeletingBlobs(ctx context.Context, markedBefore time.Time, limit int) ([]Blob, error)
+	// ClaimDeletion takes over a mark older than markedBefore (renewing its
+	// time), so that only one collector finishes an abandoned deletion.
+	ClaimDeletion(ctx context.Context, digest string, markedBefore time.Time) (bool, error)
 	// GCPreview lists the blobs a collection with this cutoff would delete
 	// once stale links are dropped: created before cutoff, referenced by no
 	// manifest, and linked nowhere since cutoff. It changes nothing.

@@ -74,6 +74,8 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 		{"LifecyclePolicy", testLifecyclePolicy},
 		{"LifecyclePreview", testLifecyclePreview},
 		{"LifecyclePreviewConcurrentStart", testLifecyclePreviewConcurrentStart},
+		{"TransferListings", testTransferListings},
+		{"TransferRestore", testTransferRestore},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1158,9 +1160,34 @@ func testMarkBlobDeleting(t *testing.T, s meta.Store) {
 	cands, err := s.GCCandidates(c, future, 0)
 	must(t, err)
 	equal(t, "marked blob is no candidate", len(cands), 0)
-	del, err := s.ListDeletingBlobs(c, 0)
+	// The mark belongs to whoever made it: a second collector does not get
+	// it, and it is not listed as abandoned until it is old.
+	ok, err = s.MarkBlobDeleting(c, d, future)
+	must(t, err)
+	if ok {
+		t.Fatal("a marked blob was marked again: two collectors would both delete it")
+	}
+	del, err := s.ListDeletingBlobs(c, past, 0)
+	must(t, err)
+	equal(t, "fresh marks are not abandoned", len(del), 0)
+	claimed, err := s.ClaimDeletion(c, d, past)
+	must(t, err)
+	if claimed {
+		t.Fatal("a fresh mark was claimed")
+	}
+	del, err = s.ListDeletingBlobs(c, future, 0)
 	must(t, err)
 	equalSlice(t, "deleting", blobDigests(del), []string{d})
+	claimed, err = s.ClaimDeletion(c, d, future)
+	must(t, err)
+	if !claimed {
+		t.Fatal("an old mark could not be claimed")
+	}
+	claimed, err = s.ClaimDeletion(c, d, time.Now().Add(-time.Minute))
+	must(t, err)
+	if claimed {
+		t.Fatal("a just-claimed mark was claimed again")
+	}
 
 	// A manifest cannot reference it through a link either.
 	m := meta.Manifest{RepoID: r.ID, Digest: dg("m"), MediaType: "x", Size: 1}
@@ -1168,7 +1195,7 @@ func testMarkBlobDeleting(t *testing.T, s meta.Store) {
 
 	must(t, s.ForgetBlob(c, d))
 	wantErr(t, s.ForgetBlob(c, d), meta.ErrNotFound)
-	del, err = s.ListDeletingBlobs(c, 0)
+	del, err = s.ListDeletingBlobs(c, future, 0)
 	must(t, err)
 	equal(t, "deleting after forget", len(del), 0)
 

@@ -157,8 +157,8 @@ ORDER BY b.created_at, b.digest LIMIT ?`, cutoff.UnixNano(), lim(limit))
 }
 
 // MarkBlobDeleting marks the blob deleting if it is still unreferenced and
-// created before cutoff, returning true; false means it must be kept. A
-// blob already marked returns true; an unknown one meta.ErrNotFound.
+// created before cutoff, returning true; false means it must be kept or
+// that another collector marked it first; an unknown one meta.ErrNotFound.
 func (s *Store) MarkBlobDeleting(ctx context.Context, digest string, cutoff time.Time) (ok bool, err error) {
 	defer catch("mark blob deleting", &err)
 	err = s.write(ctx, "mark blob deleting", func(tx *sql.Tx) error {
@@ -171,11 +171,10 @@ func (s *Store) MarkBlobDeleting(ctx context.Context, digest string, cutoff time
 			return err
 		}
 		if state == "deleting" {
-			ok = true
-			return nil
+			return nil // another collector owns it
 		}
-		n, err := s.exec(ctx, tx, `UPDATE blobs SET state = 'deleting'
-WHERE digest = ? AND state = 'live' AND created_at < ? AND `+unreferenced("blobs.digest"), digest, cutoff.UnixNano())
+		n, err := s.exec(ctx, tx, `UPDATE blobs SET state = 'deleting', marked_at = ?
+WHERE digest = ? AND state = 'live' AND created_at < ? AND `+unreferenced("blobs.digest"), s.now().UnixNano(), digest, cutoff.UnixNano())
 		ok = n == 1
 		return err
 	})
@@ -205,11 +204,25 @@ func (s *Store) ForgetBlob(ctx context.Context, digest string) (err error) {
 	})
 }
 
-// ListDeletingBlobs lists blobs marked deleting, by digest.
-func (s *Store) ListDeletingBlobs(ctx context.Context, limit int) (out []meta.Blob, err error) {
+// ListDeletingBlobs lists blobs marked deleting before markedBefore, by
+// digest.
+func (s *Store) ListDeletingBlobs(ctx context.Context, markedBefore time.Time, limit int) (out []meta.Blob, err error) {
 	defer catch("list deleting blobs", &err)
 	return s.blobs(ctx, "list deleting blobs", `SELECT digest, size, created_at FROM blobs
-WHERE state = 'deleting' ORDER BY digest LIMIT ?`, lim(limit))
+WHERE state = 'deleting' AND marked_at < ? ORDER BY digest LIMIT ?`, markedBefore.UnixNano(), lim(limit))
+}
+
+// ClaimDeletion renews a mark older than markedBefore, returning true when
+// this caller took it over.
+func (s *Store) ClaimDeletion(ctx context.Context, digest string, markedBefore time.Time) (ok bool, err error) {
+	defer catch("claim deletion", &err)
+	err = s.write(ctx, "claim deletion", func(tx *sql.Tx) error {
+		n, err := s.exec(ctx, tx, `UPDATE blobs SET marked_at = ? WHERE digest = ? AND state = 'deleting' AND marked_at < ?`,
+			s.now().UnixNano(), digest, markedBefore.UnixNano())
+		ok = n == 1
+		return err
+	})
+	return ok, err
 }
 
 // GCPreview lists live blobs a collection with this cutoff would delete
