@@ -29,7 +29,7 @@ func TestServeOnPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer admin.Close()
+	t.Cleanup(func() { admin.Close() }) // after the DROP below: cleanups run last-in first-out
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	name := "wharf_app_" + hex.EncodeToString(b)

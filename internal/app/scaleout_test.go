@@ -43,7 +43,7 @@ func TestThreeNodesOnPostgresAndS3(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer admin.Close()
+	t.Cleanup(func() { admin.Close() }) // after the DROP below: cleanups run last-in first-out
 	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
 		t.Fatal(err)
 	}
