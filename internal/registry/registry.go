@@ -65,7 +65,7 @@ func New(m meta.Store, b blob.Store, opts Options) *Service {
 		opts:       opts,
 		now:        opts.Clock,
 		repos:      newRepoCache(opts.TagCacheTTL*4, opts.Clock),
-		manifests:  newManifestCache(opts.ManifestCacheBytes, 2*opts.TagCacheTTL, opts.Clock),
+		manifests:  newManifestCache(opts.ManifestCacheBytes, opts.TagCacheTTL, opts.Clock),
 		tags:       newTagCache(opts.TagCacheTTL, opts.Clock),
 		tagLists:   newTagListCache(opts.TagCacheTTL, opts.Clock),
 		policyDocs: docCache{ttl: 4 * opts.TagCacheTTL, now: opts.Clock},
