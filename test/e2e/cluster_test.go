@@ -10,8 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -534,55 +532,6 @@ func TestClusterConformance(t *testing.T) {
 	eng := newClusterEngines(t)
 	nodes := eng.startNodes(t, []string{"node1", "node2", "node3"}, nil)
 	s := nodes[1]
-	t.Run("V111", func(t *testing.T) {
-		bin := tool(t, "conformance-v1.1.1.test")
-		reportDir := t.TempDir()
-		env := append(cleanEnv(),
-			"OCI_ROOT_URL="+s.URL,
-			"OCI_NAMESPACE=conformance/a",
-			"OCI_CROSSMOUNT_NAMESPACE=conformance/b",
-			"OCI_USERNAME="+s.User,
-			"OCI_PASSWORD="+s.Pass,
-			"OCI_TEST_PULL=1",
-			"OCI_TEST_PUSH=1",
-			"OCI_TEST_CONTENT_DISCOVERY=1",
-			"OCI_TEST_CONTENT_MANAGEMENT=1",
-			"OCI_REPORT_DIR="+reportDir,
-		)
-		if os.Getenv("WHARF_E2E_OCI_DEBUG") != "" {
-			env = append(env, "OCI_DEBUG=1")
-		}
-		defer saveArtifact(t, reportDir, "conformance-report")
-		stdout, stderr, runErr := run(t, cmdSpec{env: env, dir: t.TempDir(), timeout: conformanceTimeout},
-			bin, "-ginkgo.no-color")
-		checkJUnit(t, filepath.Join(reportDir, "junit.xml"), runErr, stdout, stderr)
-	})
-	t.Run("Next", func(t *testing.T) {
-		bin := tool(t, "conformance-next")
-		resultsDir := t.TempDir()
-		version := os.Getenv("WHARF_E2E_OCI_VERSION")
-		if version == "" {
-			version = "1.1"
-		}
-		env := append(cleanEnv(),
-			"OCI_REGISTRY="+s.Addr,
-			"OCI_TLS=disabled",
-			"OCI_REPO1=conformance/repo1",
-			"OCI_REPO2=conformance/repo2",
-			"OCI_USERNAME="+s.User,
-			"OCI_PASSWORD="+s.Pass,
-			"OCI_RESULTS_DIR="+resultsDir,
-			"OCI_VERSION="+version,
-			"OCI_LOG=warn",
-		)
-		defer saveArtifact(t, resultsDir, "conformance-results")
-		stdout, stderr, runErr := run(t, cmdSpec{env: env, dir: t.TempDir(), timeout: conformanceTimeout}, bin)
-		if i := strings.Index(stdout, "OCI Conformance Result:"); i >= 0 {
-			t.Logf("conformance summary:\n%s", stdout[i:])
-		}
-		if _, err := os.Stat(filepath.Join(resultsDir, "results.yaml")); err != nil {
-			t.Errorf("no results.yaml: %v", err)
-		}
-		checkJUnit(t, filepath.Join(resultsDir, "junit.xml"), runErr, stdout, stderr)
-	})
+	t.Run("V111", func(t *testing.T) { conformanceV111(t, s) })
+	t.Run("Next", func(t *testing.T) { conformanceNext(t, s) })
 }

@@ -16,7 +16,11 @@ const conformanceTimeout = 10 * time.Minute
 // code of the v1.1.1 release (ginkgo, built with `go test -c`) with all four
 // workflows enabled.
 func TestConformanceV111(t *testing.T) {
-	s := startWharf(t)
+	conformanceV111(t, startWharf(t))
+}
+
+// conformanceV111 runs the v1.1.1 suite against a running server.
+func conformanceV111(t *testing.T, s *wharfServer) {
 	bin := tool(t, "conformance-v1.1.1.test")
 	reportDir := t.TempDir()
 	env := append(cleanEnv(),
@@ -45,7 +49,11 @@ func TestConformanceV111(t *testing.T) {
 // non-distributable layers...). OCI_VERSION defaults to the stable "1.1"
 // profile; WHARF_E2E_OCI_VERSION=dev turns on the stricter optional checks.
 func TestConformanceNext(t *testing.T) {
-	s := startWharf(t)
+	conformanceNext(t, startWharf(t))
+}
+
+// conformanceNext runs the redesigned suite against a running server.
+func conformanceNext(t *testing.T, s *wharfServer) {
 	bin := tool(t, "conformance-next")
 	resultsDir := t.TempDir()
 	version := os.Getenv("WHARF_E2E_OCI_VERSION")
