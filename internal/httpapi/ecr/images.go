@@ -576,30 +576,14 @@ func (s *Server) BatchGetImage(ctx context.Context, in *ecrapi.BatchGetImageInpu
 		return nil, err
 	}
 	out := &ecrapi.BatchGetImageOutput{Images: []ecrapi.Image{}, Failures: []ecrapi.ImageFailure{}}
-	for i, id := range in.ImageIds {
-		if slices.ContainsFunc(in.ImageIds[:i], func(o ecrapi.ImageIdentifier) bool { return sameImageID(o, id) }) {
-			continue
-		}
-		tag, d, code, reason := parseImageID(id)
-		if code != "" {
-			out.Failures = append(out.Failures, imageFailure(id, code, reason))
-			continue
-		}
-		m, code, reason, err := s.findImage(ctx, r, tag, d)
-		if err != nil {
-			return nil, err
-		}
-		if code != "" {
-			out.Failures = append(out.Failures, imageFailure(id, code, reason))
-			continue
-		}
+	err = s.eachImage(ctx, r, in.ImageIds, &out.Failures, func(id ecrapi.ImageIdentifier, tag string, m meta.Manifest) error {
 		if len(in.AcceptedMediaTypes) > 0 && !slices.Contains(in.AcceptedMediaTypes, m.MediaType) {
 			// ECR converts between some formats; this server stores and
 			// serves one format per image, so the image is not found in
 			// any format the client accepts.
 			out.Failures = append(out.Failures, imageFailure(id, ecrapi.ImageFailureCodeImageNotFound,
 				reasonNotFound+": manifest media type "+m.MediaType+" is not in acceptedMediaTypes"))
-			continue
+			return nil
 		}
 		img := ecrapi.Image{
 			RegistryId:             ecrapi.Ptr(account),
@@ -613,8 +597,41 @@ func (s *Server) BatchGetImage(ctx context.Context, in *ecrapi.BatchGetImageInpu
 		}
 		out.Images = append(out.Images, img)
 		s.Registry.NotePull(r, m.Digest)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// eachImage resolves the image ids of a batch request once each, recording
+// ECR's per-image failures for malformed or unknown ones, and calls fn for
+// every image found.
+func (s *Server) eachImage(ctx context.Context, r meta.Repository, ids []ecrapi.ImageIdentifier, failures *[]ecrapi.ImageFailure,
+	fn func(id ecrapi.ImageIdentifier, tag string, m meta.Manifest) error) error {
+	for i, id := range ids {
+		if slices.ContainsFunc(ids[:i], func(o ecrapi.ImageIdentifier) bool { return sameImageID(o, id) }) {
+			continue
+		}
+		tag, d, code, reason := parseImageID(id)
+		if code != "" {
+			*failures = append(*failures, imageFailure(id, code, reason))
+			continue
+		}
+		m, code, reason, err := s.findImage(ctx, r, tag, d)
+		if err != nil {
+			return err
+		}
+		if code != "" {
+			*failures = append(*failures, imageFailure(id, code, reason))
+			continue
+		}
+		if err := fn(id, tag, m); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // BatchDeleteImage deletes images by digest (the image and all its tags)
@@ -627,53 +644,37 @@ func (s *Server) BatchDeleteImage(ctx context.Context, in *ecrapi.BatchDeleteIma
 	}
 	who := registry.Actor{Principal: caller(ctx).String(), Via: "ecr"}
 	out := &ecrapi.BatchDeleteImageOutput{ImageIds: []ecrapi.ImageIdentifier{}, Failures: []ecrapi.ImageFailure{}}
-	for i, id := range in.ImageIds {
-		if slices.ContainsFunc(in.ImageIds[:i], func(o ecrapi.ImageIdentifier) bool { return sameImageID(o, id) }) {
-			continue
-		}
-		tag, d, code, reason := parseImageID(id)
-		if code != "" {
-			out.Failures = append(out.Failures, imageFailure(id, code, reason))
-			continue
-		}
-		m, code, reason, err := s.findImage(ctx, r, tag, d)
-		if err != nil {
-			return nil, err
-		}
-		if code != "" {
-			out.Failures = append(out.Failures, imageFailure(id, code, reason))
-			continue
-		}
+	err = s.eachImage(ctx, r, in.ImageIds, &out.Failures, func(id ecrapi.ImageIdentifier, tag string, m meta.Manifest) error {
 		if tag != "" {
 			deleted, err := s.deleteTag(ctx, r, tag, m.Digest, who)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			if !deleted {
 				out.Failures = append(out.Failures, imageFailure(id, ecrapi.ImageFailureCodeImageNotFound, reasonNotFound))
-				continue
+				return nil
 			}
 			out.ImageIds = append(out.ImageIds, ecrapi.ImageIdentifier{ImageDigest: ecrapi.Ptr(m.Digest), ImageTag: ecrapi.Ptr(tag)})
-			continue
+			return nil
 		}
 		tags, err := s.Meta.ListTagsOf(ctx, r.ID, m.Digest)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		err = s.Registry.DeleteManifest(ctx, r, names.Reference{Digest: digest.Digest(m.Digest)}, who)
 		switch registry.CodeOf(err) {
 		case "":
 			if err != nil {
-				return nil, err
+				return err
 			}
 		case registry.CodeManifestUnknown:
 			out.Failures = append(out.Failures, imageFailure(id, ecrapi.ImageFailureCodeImageNotFound, reasonNotFound))
-			continue
+			return nil
 		case registry.CodeManifestReferenced:
 			out.Failures = append(out.Failures, imageFailure(id, ecrapi.ImageFailureCodeImageReferencedByManifestList, reasonReferencedList))
-			continue
+			return nil
 		default:
-			return nil, err
+			return err
 		}
 		if len(tags) == 0 {
 			out.ImageIds = append(out.ImageIds, ecrapi.ImageIdentifier{ImageDigest: ecrapi.Ptr(m.Digest)})
@@ -681,6 +682,10 @@ func (s *Server) BatchDeleteImage(ctx context.Context, in *ecrapi.BatchDeleteIma
 		for _, t := range tags {
 			out.ImageIds = append(out.ImageIds, ecrapi.ImageIdentifier{ImageDigest: ecrapi.Ptr(m.Digest), ImageTag: ecrapi.Ptr(t)})
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
