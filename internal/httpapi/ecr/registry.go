@@ -256,10 +256,7 @@ func (s *Server) CreateRepositoryCreationTemplate(ctx context.Context, in *ecrap
 	if err != nil {
 		return nil, err
 	}
-	if mt, err = s.Meta.GetCreationTemplate(ctx, account, prefix); err != nil {
-		return nil, err
-	}
-	out, err := apiTemplate(mt)
+	_, out, err := s.loadTemplate(ctx, account, prefix)
 	if err != nil {
 		return nil, err
 	}
@@ -360,10 +357,7 @@ func (s *Server) UpdateRepositoryCreationTemplate(ctx context.Context, in *ecrap
 	if err != nil {
 		return nil, err
 	}
-	if mt, err = s.Meta.GetCreationTemplate(ctx, account, prefix); err != nil {
-		return nil, err
-	}
-	out, err := apiTemplate(mt)
+	_, out, err := s.loadTemplate(ctx, account, prefix)
 	if err != nil {
 		return nil, err
 	}
