@@ -19,6 +19,15 @@
 #                   on a small host client and server then share every core)
 #   PULL_VERIFY=0   blob-pull without client-side sha256 (default 1: verify;
 #                   hashing costs ~1 GB/s of client CPU and may cap the figure)
+#   STORAGE=s3      both registries keep blobs in S3: a local versitygw
+#                   (scripts/s3.sh, own port and state under the temporary
+#                   directory), a fresh bucket per run; Wharf with --blobs
+#                   s3://... (metadata in embedded SQLite), distribution with
+#                   its s3 storage driver. Default scenarios then: blob-push-mono
+#                   blob-push-16MiB blob-pull manifest-get. Needs the aws CLI.
+#   BLOB_REDIRECT=1 with STORAGE=s3: blob GETs redirect to presigned URLs on
+#                   both registries (Wharf --blob-redirect; distribution's
+#                   default). Default 0: both stream blobs through the server.
 #
 # Every (scenario, round, registry) runs against a freshly started server
 # with a fresh data directory, in the order wharf, distribution, wharf,
@@ -32,7 +41,16 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 QUICK=${QUICK:-0}
 if [[ $QUICK == 1 ]]; then ROUNDS=${ROUNDS:-1}; else ROUNDS=${ROUNDS:-3}; fi
 ONLY=${ONLY:-}
-SCENARIOS=${SCENARIOS:-"blob-push-mono blob-push-16MiB blob-pull manifest-get pull-storm small-push tags-list"}
+STORAGE=${STORAGE:-fs}
+BLOB_REDIRECT=${BLOB_REDIRECT:-0}
+case $STORAGE in
+fs) SCENARIOS=${SCENARIOS:-"blob-push-mono blob-push-16MiB blob-pull manifest-get pull-storm small-push tags-list"} ;;
+s3) SCENARIOS=${SCENARIOS:-"blob-push-mono blob-push-16MiB blob-pull manifest-get"} ;;
+*)
+	echo "STORAGE must be fs or s3" >&2
+	exit 2
+	;;
+esac
 TOOLS=${WHARF_TOOLS:-$HOME/.cache/wharf-tools}
 DIST_VERSION=v3.1.2
 REGISTRY_BIN=${REGISTRY_BIN:-$TOOLS/registry}
@@ -73,6 +91,9 @@ fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/wharf-bench.XXXXXX")
 SERVER_PID=""
 SAMPLER_PID=""
+S3_STARTED=0
+BUCKET=""
+S3_PORT="" S3_ENDPOINT="" S3_ACCESS_KEY="" S3_SECRET_KEY=""
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 
@@ -93,6 +114,9 @@ cleanup() {
 	trap - EXIT INT TERM
 	stop_pid "$SAMPLER_PID"
 	stop_pid "$SERVER_PID"
+	if [[ $S3_STARTED == 1 ]]; then
+		WHARF_S3_PORT=$S3_PORT WHARF_S3_STATE_DIR=$TMP/s3 bash "$ROOT/scripts/s3.sh" stop >&2 || true
+	fi
 	if [[ $KEEP == 1 ]]; then
 		log "kept $TMP"
 	else
@@ -127,6 +151,40 @@ fi
 mkdir -p "$TMP/logs"
 : >"$RESULTS"
 
+# --- S3 (STORAGE=s3) -------------------------------------------------------
+
+if [[ $STORAGE == s3 ]]; then
+	command -v aws >/dev/null 2>&1 || {
+		log "STORAGE=s3 needs the aws CLI (bucket per run)"
+		exit 1
+	}
+	S3_PORT=$("$BENCH" freeport)
+	log "starting versitygw on port $S3_PORT"
+	WHARF_S3_PORT=$S3_PORT WHARF_S3_STATE_DIR=$TMP/s3 bash scripts/s3.sh start >&2
+	S3_STARTED=1
+	eval "$(WHARF_S3_PORT=$S3_PORT WHARF_S3_STATE_DIR=$TMP/s3 bash scripts/s3.sh env)"
+	S3_ENDPOINT=$WHARF_TEST_S3_ENDPOINT
+	S3_ACCESS_KEY=$WHARF_TEST_S3_ACCESS_KEY
+	S3_SECRET_KEY=$WHARF_TEST_S3_SECRET_KEY
+fi
+
+s3api() { # s3api ARGS...: the aws CLI against the bench's versitygw
+	AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY AWS_DEFAULT_REGION=us-east-1 \
+		aws --endpoint-url "$S3_ENDPOINT" "$@"
+}
+
+# new_bucket TAG: create a fresh bucket, named in BUCKET.
+new_bucket() {
+	BUCKET=wharf-bench-$(echo "$1" | tr -c 'a-z0-9\n' '-' | cut -c1-30)-$RANDOM$RANDOM
+	s3api s3api create-bucket --bucket "$BUCKET" >/dev/null
+}
+
+drop_bucket() {
+	[[ -n $BUCKET ]] || return 0
+	s3api s3 rb "s3://$BUCKET" --force >/dev/null 2>&1 || log "could not remove bucket $BUCKET"
+	BUCKET=""
+}
+
 # --- servers ---------------------------------------------------------------
 
 # start_server NAME TAG: start a fresh server; sets SERVER_PID, SERVER_URL,
@@ -139,17 +197,40 @@ start_server() {
 	SERVER_LOG=$TMP/logs/$name-$tag.log
 	rm -rf "$SERVER_DATA"
 	mkdir -p "$SERVER_DATA"
+	if [[ $STORAGE == s3 ]]; then new_bucket "$name-$tag"; fi
 	case $name in
 	wharf)
-		WHARF_ACCOUNT_ID=$WHARF_ACCOUNT_ID \
+		local s3args=()
+		if [[ $STORAGE == s3 ]]; then
+			s3args=(--blobs "s3://$BUCKET/?endpoint=$S3_ENDPOINT&region=us-east-1&path_style=true")
+			if [[ $BLOB_REDIRECT == 1 ]]; then s3args+=(--blob-redirect); fi
+		fi
+		AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY \
+			WHARF_ACCOUNT_ID=$WHARF_ACCOUNT_ID \
 			WHARF_ADMIN_ACCESS_KEY_ID=$WHARF_KEY_ID \
 			WHARF_ADMIN_SECRET_ACCESS_KEY=$WHARF_SECRET \
-			"${SERVER_PIN[@]}" "$TMP/wharf" serve --listen "127.0.0.1:$port" --data "$SERVER_DATA" --access-log=false >"$SERVER_LOG" 2>&1 &
+			"${SERVER_PIN[@]}" "$TMP/wharf" serve --listen "127.0.0.1:$port" --data "$SERVER_DATA" --access-log=false "${s3args[@]}" >"$SERVER_LOG" 2>&1 &
 		SERVER_PID=$!
 		BENCH_USER=$WHARF_KEY_ID BENCH_PASSWORD=$WHARF_SECRET
 		READY_URL=$SERVER_URL/readyz
 		;;
 	distribution)
+		local storage="  filesystem:
+    rootdirectory: $SERVER_DATA"
+		if [[ $STORAGE == s3 ]]; then
+			storage="  s3:
+    accesskey: $S3_ACCESS_KEY
+    secretkey: $S3_SECRET_KEY
+    region: us-east-1
+    regionendpoint: $S3_ENDPOINT
+    forcepathstyle: true
+    bucket: $BUCKET
+    secure: false
+    v4auth: true
+    rootdirectory: /
+  redirect:
+    disable: $([[ $BLOB_REDIRECT == 1 ]] && echo false || echo true)"
+		fi
 		cat >"$TMP/distribution-$tag.yml" <<EOF
 version: 0.1
 log:
@@ -157,8 +238,7 @@ log:
   accesslog:
     disabled: true
 storage:
-  filesystem:
-    rootdirectory: $SERVER_DATA
+$storage
   delete:
     enabled: true
   cache:
@@ -186,6 +266,7 @@ stop_server() {
 	stop_pid "$SERVER_PID"
 	SERVER_PID=""
 	rm -rf "$SERVER_DATA"
+	if [[ $STORAGE == s3 ]]; then drop_bucket; fi
 	# Flush dirty pages now, so that the writeback of one run does not slow
 	# down the next one (of the other registry).
 	sync
@@ -285,7 +366,7 @@ run_one() {
 	stop_server
 }
 
-log "registries: ${REGS[*]}; rounds: $ROUNDS; quick: $QUICK"
+log "registries: ${REGS[*]}; rounds: $ROUNDS; quick: $QUICK; storage: $STORAGE$([[ $STORAGE == s3 ]] && echo ", blob redirect: $BLOB_REDIRECT")"
 log "note: distribution runs WITHOUT auth: its htpasswd (bcrypt) path collapses to ~12 req/s,"
 log "      which would make the comparison meaningless. Wharf runs WITH auth (HTTP Basic)."
 log "note: distribution runs with its stock inmemory blob descriptor cache and OTEL_TRACES_EXPORTER=none."
@@ -308,7 +389,7 @@ for case in $SCENARIOS; do
 done
 
 echo
-echo "Wharf vs distribution $DIST_VERSION: medians of $ROUNDS round(s)$([[ $QUICK == 1 ]] && echo ', QUICK sizes')"
+echo "Wharf vs distribution $DIST_VERSION: medians of $ROUNDS round(s)$([[ $QUICK == 1 ]] && echo ', QUICK sizes'); storage $STORAGE$([[ $STORAGE == s3 ]] && echo " (versitygw, blob redirect $BLOB_REDIRECT)")"
 echo "(distribution without auth, Wharf with HTTP Basic auth; both without per-request access logs; ratio = wharf / distribution)"
 "$BENCH" compare --a wharf --b distribution "$RESULTS"
 echo

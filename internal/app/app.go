@@ -26,6 +26,7 @@ import (
 	"github.com/wharfhq/wharf/internal/httpapi/ecr"
 	"github.com/wharfhq/wharf/internal/httpapi/middleware"
 	"github.com/wharfhq/wharf/internal/httpapi/oci"
+	"github.com/wharfhq/wharf/internal/jobs"
 	"github.com/wharfhq/wharf/internal/registry"
 	"github.com/wharfhq/wharf/internal/store/blob"
 	"github.com/wharfhq/wharf/internal/store/blob/fs"
@@ -114,7 +115,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		MaxManifestBytes: cfg.MaxManifestBytes,
 	})
 	a := &App{Config: cfg, Logger: logger, Stores: st, Registry: reg, Bootstrap: boot}
-	a.Collector = &gc.Collector{Meta: st.Meta, Blobs: st.Blobs, Grace: cfg.GCGrace, UploadTTL: cfg.UploadTTL, Logger: logger}
+	a.Collector = &gc.Collector{Meta: st.Meta, Blobs: st.Blobs, Grace: cfg.GCGrace, UploadTTL: cfg.UploadTTL}
 
 	promReg := prometheus.NewRegistry()
 	if a.Metrics, err = middleware.NewMetrics(promReg); err != nil {
@@ -148,6 +149,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		AccountFor: func(*http.Request) string { return boot.AccountID },
 		Logger:     logger,
 	}
+	v2.BlobRedirect = cfg.BlobRedirect // S3: 307 to a presigned URL
 	ecrServer := &ecr.Server{
 		Registry: reg,
 		Meta:     st.Meta,
@@ -222,7 +224,19 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{}, 3)
 	go func() { a.Registry.RunPullRecorder(workers, 5*time.Second, a.Logger); done <- struct{}{} }()
-	go func() { a.Collector.Loop(workers, a.Config.GCInterval); done <- struct{}{} }()
+	go func() {
+		// Periodic GC is a queued job: every node schedules it and runs
+		// the queue, and it runs once per interval across all nodes.
+		runner := &jobs.Runner{Store: a.Stores.Meta, Poll: 5 * time.Second, Logger: a.Logger}
+		runner.Handle(jobs.KindGC, jobs.GCHandler(a.Collector, a.Logger))
+		sched := &jobs.Scheduler{Store: a.Stores.Meta, Logger: a.Logger,
+			Jobs: []jobs.Periodic{{Kind: jobs.KindGC, Interval: a.Config.GCInterval}}}
+		schedDone := make(chan struct{})
+		go func() { sched.Run(workers); close(schedDone) }()
+		runner.Run(workers)
+		<-schedDone
+		done <- struct{}{}
+	}()
 	go func() { a.uploadGauge(workers); done <- struct{}{} }()
 
 	errc := make(chan error, 1)

@@ -42,6 +42,10 @@ type Config struct {
 	// Blobs selects the blob store: "" (filesystem under DataDir) or an
 	// s3:// URL.
 	Blobs string `yaml:"blobs"`
+	// BlobRedirect answers blob GETs with a 307 redirect to a short-lived
+	// presigned URL when the blob store supports it (S3), instead of
+	// streaming the bytes through the node.
+	BlobRedirect bool `yaml:"blob_redirect"`
 	// Region is the AWS region the server claims to be (SigV4 scope, ARNs).
 	Region string `yaml:"region"`
 	// PublicURL is the externally visible base URL (scheme://host[:port]),

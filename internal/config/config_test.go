@@ -244,7 +244,7 @@ log_format: json
 				"WHARF_LISTEN=[::1]:5001", "WHARF_DATA_DIR=/d", "WHARF_REGION=eu-central-1",
 				"WHARF_PUBLIC_URL=https://registry.example.com", "WHARF_ACCOUNT_ID=123456789012",
 				"WHARF_ADMIN_ACCESS_KEY_ID=AKIDEXAMPLE", "WHARF_ADMIN_SECRET_ACCESS_KEY=" + secret,
-				"WHARF_ANONYMOUS=yes", "WHARF_CREATE_ON_PUSH=0", "WHARF_LOG_FORMAT=json", "WHARF_LOG_LEVEL=debug", "WHARF_ACCESS_LOG=false", "WHARF_FSYNC=true",
+				"WHARF_ANONYMOUS=yes", "WHARF_CREATE_ON_PUSH=0", "WHARF_LOG_FORMAT=json", "WHARF_LOG_LEVEL=debug", "WHARF_ACCESS_LOG=false", "WHARF_FSYNC=true", "WHARF_BLOB_REDIRECT=true",
 				"WHARF_GC_INTERVAL=10m", "WHARF_GC_GRACE=1h", "WHARF_UPLOAD_TTL=2h", "WHARF_MAX_MANIFEST_BYTES=100KiB",
 				"WHARF_READ_HEADER_TIMEOUT=5s", "WHARF_IDLE_TIMEOUT=1m", "WHARF_SHUTDOWN_TIMEOUT=9s",
 			},
@@ -253,7 +253,7 @@ log_format: json
 					Listen: "[::1]:5001", DataDir: "/d", Region: "eu-central-1",
 					PublicURL: "https://registry.example.com", AccountID: "123456789012",
 					AdminAccessKeyID: "AKIDEXAMPLE", AdminSecretAccessKey: secret,
-					Anonymous: true, CreateOnPush: false, LogFormat: "json", LogLevel: "debug", AccessLog: false, Fsync: true,
+					Anonymous: true, CreateOnPush: false, LogFormat: "json", LogLevel: "debug", AccessLog: false, Fsync: true, BlobRedirect: true,
 					GCInterval: 10 * time.Minute, GCGrace: time.Hour, UploadTTL: 2 * time.Hour,
 					MaxManifestBytes: 100 << 10, ReadHeaderTimeout: 5 * time.Second,
 					IdleTimeout: time.Minute, ShutdownTimeout: 9 * time.Second,
@@ -276,6 +276,22 @@ log_format: json
 			}
 			tt.check(t, c)
 		})
+	}
+}
+
+func TestBlobRedirectSetting(t *testing.T) {
+	c, err := Load(newFlags(t), nil)
+	if err != nil || c.BlobRedirect {
+		t.Fatalf("default: %v %v, want false", c.BlobRedirect, err)
+	}
+	c, err = Load(newFlags(t, "--blob-redirect"), []string{"WHARF_BLOB_REDIRECT=false"})
+	if err != nil || !c.BlobRedirect {
+		t.Fatalf("flag: %v %v, want true", c.BlobRedirect, err)
+	}
+	p := writeFile(t, "blob_redirect: true\n")
+	c, err = Load(nil, []string{"WHARF_CONFIG=" + p})
+	if err != nil || !c.BlobRedirect {
+		t.Fatalf("file: %v %v, want true", c.BlobRedirect, err)
 	}
 }
 

@@ -63,6 +63,8 @@ var fields = []field{
 		ptr: func(c *Config) any { return &c.Metadata }},
 	{key: "blobs", kind: kindString, usage: "blob store: empty for the filesystem under the data directory, or s3://bucket/prefix?endpoint=...&region=...",
 		ptr: func(c *Config) any { return &c.Blobs }},
+	{key: "blob_redirect", kind: kindBool, usage: "redirect blob downloads to short-lived presigned URLs of the blob store (S3) instead of streaming them through the server",
+		ptr: func(c *Config) any { return &c.BlobRedirect }},
 	{key: "region", kind: kindString, usage: "AWS region the registry answers for",
 		ptr: func(c *Config) any { return &c.Region }},
 	{key: "public_url", kind: kindString, usage: "externally visible base URL, e.g. https://registry.example.com (empty: derive from requests)",

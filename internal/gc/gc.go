@@ -7,7 +7,6 @@ package gc
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"time"
 
 	"github.com/wharfhq/wharf/internal/store/blob"
@@ -21,7 +20,6 @@ type Collector struct {
 	Grace     time.Duration // minimum age of a blob or link before it may go
 	UploadTTL time.Duration // upload sessions idle this long are reaped
 	Clock     func() time.Time
-	Logger    *slog.Logger
 }
 
 // Report tells what a run did (or, dry, would do).
@@ -47,13 +45,6 @@ func (c *Collector) now() time.Time {
 		return c.Clock()
 	}
 	return time.Now()
-}
-
-func (c *Collector) log() *slog.Logger {
-	if c.Logger != nil {
-		return c.Logger
-	}
-	return slog.Default()
 }
 
 // Run performs one collection. With dryRun nothing changes and the report
@@ -187,26 +178,4 @@ func (c *Collector) reapUploads(ctx context.Context, now time.Time, dryRun bool,
 		}
 	}
 	return nil
-}
-
-// Loop runs the collector every interval until ctx ends.
-func (c *Collector) Loop(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			rep, err := c.Run(ctx, false)
-			if err != nil {
-				if ctx.Err() == nil {
-					c.log().Error("garbage collection failed", "err", err)
-				}
-				continue
-			}
-			c.log().Info("garbage collection done", "uploads_reaped", rep.UploadsReaped, "orphan_uploads", rep.OrphanUploads,
-				"links_dropped", rep.LinksDropped, "blobs_deleted", rep.BlobsDeleted, "bytes_freed", rep.BytesFreed)
-		}
-	}
 }

@@ -49,6 +49,25 @@ func (s *Service) OpenBlob(ctx context.Context, r meta.Repository, d digest.Dige
 	return rd, info, err
 }
 
+// BlobURL returns a URL, valid for ttl, from which a client may fetch a blob
+// linked in the repository straight from the blob store. It returns "" and
+// no error when the store cannot hand out such URLs (the caller then serves
+// the bytes itself).
+func (s *Service) BlobURL(ctx context.Context, r meta.Repository, d digest.Digest, ttl time.Duration) (string, error) {
+	rd, ok := s.blobs.(blob.Redirector)
+	if !ok {
+		return "", nil
+	}
+	if _, err := s.StatBlob(ctx, r, d); err != nil {
+		return "", err
+	}
+	u, err := rd.RedirectURL(ctx, string(d), ttl)
+	if errors.Is(err, blob.ErrNotFound) {
+		return "", errorf(CodeBlobUnknown, "blob %s content missing", d)
+	}
+	return u, err
+}
+
 // DeleteBlob unlinks a blob from the repository; the bytes go when garbage
 // collection finds no other user.
 func (s *Service) DeleteBlob(ctx context.Context, r meta.Repository, d digest.Digest) error {

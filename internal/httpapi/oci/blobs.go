@@ -13,6 +13,7 @@ import (
 	"github.com/wharfhq/wharf/internal/httpapi/middleware"
 	"github.com/wharfhq/wharf/internal/registry"
 	"github.com/wharfhq/wharf/internal/registry/names"
+	"github.com/wharfhq/wharf/internal/store/meta"
 )
 
 func digestError(s string) error {
@@ -52,6 +53,9 @@ func (h *Handler) blobs(req *request) {
 		if !ok {
 			return
 		}
+		if h.BlobRedirect && h.redirectBlob(req, repo, d) {
+			return
+		}
 		rd, _, err := h.Registry.OpenBlob(r.Context(), repo, d)
 		if err != nil {
 			h.writeError(w, r, err)
@@ -81,6 +85,33 @@ func (h *Handler) blobs(req *request) {
 		middleware.SetRoute(r.Context(), "blob_method")
 		h.methodNotAllowed(w, r)
 	}
+}
+
+// redirectBlob answers a blob GET with a redirect to the blob store, as ECR
+// does with its layer URLs; Range headers go along with the client. It
+// reports false, having written nothing, when the store cannot redirect.
+func (h *Handler) redirectBlob(req *request, repo meta.Repository, d digest.Digest) bool {
+	w, r := req.w, req.r
+	ttl := h.BlobRedirectTTL
+	if ttl <= 0 {
+		ttl = DefaultBlobRedirectTTL
+	}
+	u, err := h.Registry.BlobURL(r.Context(), repo, d, ttl)
+	if err != nil {
+		h.writeError(w, r, err)
+		return true
+	}
+	if u == "" {
+		return false
+	}
+	middleware.SetRoute(r.Context(), "blob_redirect")
+	hd := w.Header()
+	hd.Set("Location", u)
+	hd.Set("Docker-Content-Digest", string(d))
+	hd.Set("Cache-Control", "no-store") // the URL expires
+	hd.Set("Content-Length", "0")
+	w.WriteHeader(http.StatusTemporaryRedirect)
+	return true
 }
 
 var pushActions = []string{access.ActionInitiateLayerUpload, access.ActionUploadLayerPart, access.ActionCompleteLayerUpload}

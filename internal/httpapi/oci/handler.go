@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wharfhq/wharf/internal/access"
 	"github.com/wharfhq/wharf/internal/httpapi/middleware"
@@ -27,7 +28,16 @@ type Handler struct {
 	// AccountFor names the account whose registry a request addresses.
 	AccountFor func(*http.Request) string
 	Logger     *slog.Logger
+	// BlobRedirect answers blob GETs with 307 Temporary Redirect to a
+	// presigned URL of the blob store, when the store supports it.
+	BlobRedirect bool
+	// BlobRedirectTTL is how long such a URL stays valid (default
+	// DefaultBlobRedirectTTL).
+	BlobRedirectTTL time.Duration
 }
+
+// DefaultBlobRedirectTTL is how long a blob redirect URL stays valid.
+const DefaultBlobRedirectTTL = 10 * time.Minute
 
 func (h *Handler) logger() *slog.Logger {
 	if h.Logger != nil {

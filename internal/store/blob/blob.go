@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 )
 
 var (
@@ -130,4 +131,14 @@ type Store interface {
 	Abort(ctx context.Context, id string) error
 	// ListUploads returns the ids of uploads that have data.
 	ListUploads(ctx context.Context) ([]string, error)
+}
+
+// Redirector is implemented by stores whose blobs clients can fetch directly
+// (S3: a presigned URL), so the registry may redirect a blob GET instead of
+// streaming the bytes through the node.
+type Redirector interface {
+	// RedirectURL returns a URL from which anyone may GET the bytes of a
+	// committed blob, honouring Range, until ttl has passed; ErrNotFound if
+	// the blob does not exist.
+	RedirectURL(ctx context.Context, digest string, ttl time.Duration) (string, error)
 }

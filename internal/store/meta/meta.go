@@ -161,6 +161,7 @@ type Store interface {
 	ECRStore
 	LifecycleStore
 	TransferStore
+	JobStore
 
 	Close() error
 	Ping(ctx context.Context) error

@@ -496,6 +496,13 @@ func (s *Store) PresignGet(ctx context.Context, digest string, ttl time.Duration
 	return req.URL, nil
 }
 
+// RedirectURL implements blob.Redirector with PresignGet.
+func (s *Store) RedirectURL(ctx context.Context, digest string, ttl time.Duration) (string, error) {
+	return s.PresignGet(ctx, digest, ttl)
+}
+
+var _ blob.Redirector = (*Store)(nil)
+
 // Delete removes a committed blob; a pointer's data object goes too unless
 // an upload or another pointer still names it.
 func (s *Store) Delete(ctx context.Context, digest string) error {

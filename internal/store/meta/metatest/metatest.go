@@ -76,6 +76,11 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 		{"LifecyclePreviewConcurrentStart", testLifecyclePreviewConcurrentStart},
 		{"TransferListings", testTransferListings},
 		{"TransferRestore", testTransferRestore},
+		{"JobsEnqueueDedup", testJobsEnqueueDedup},
+		{"JobsClaimOnce", testJobsClaimOnce},
+		{"JobsLeaseExpiry", testJobsLeaseExpiry},
+		{"JobsFailRetry", testJobsFailRetry},
+		{"JobsComplete", testJobsComplete},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
