@@ -155,7 +155,10 @@ type Store struct {
 	sseKMSKeyID *string
 	partSize    int64
 	concurrency int
-	bufs        sync.Pool // *[]byte of partSize
+	// bufs is a free list of part buffers. Unlike a sync.Pool it survives
+	// garbage collections, so a long upload reuses the same few buffers
+	// instead of allocating a part's worth of memory per part.
+	bufs chan *[]byte
 }
 
 var _ blob.Store = (*Store)(nil)
@@ -202,7 +205,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if (cfg.AccessKey == "") != (cfg.SecretKey == "") {
 		return nil, errors.New("s3: set both the access key and the secret key, or neither")
 	}
-	s.bufs.New = func() any { b := make([]byte, s.partSize); return &b }
+	s.bufs = make(chan *[]byte, 4*(s.concurrency+1))
 
 	var opts []func(*config.LoadOptions) error
 	if cfg.Region != "" {

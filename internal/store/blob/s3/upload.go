@@ -208,12 +208,22 @@ func (s *Store) getBuf(n int64) *[]byte {
 		b := make([]byte, n)
 		return &b
 	}
-	return s.bufs.Get().(*[]byte)
+	select {
+	case b := <-s.bufs:
+		return b
+	default:
+		b := make([]byte, s.partSize)
+		return &b
+	}
 }
 
 func (s *Store) putBuf(b *[]byte) {
-	if int64(len(*b)) == s.partSize {
-		s.bufs.Put(b)
+	if int64(len(*b)) != s.partSize {
+		return
+	}
+	select {
+	case s.bufs <- b:
+	default: // the free list is full: let this one go
 	}
 }
 
