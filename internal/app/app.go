@@ -227,7 +227,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	go func() {
 		// Periodic GC is a queued job: every node schedules it and runs
 		// the queue, and it runs once per interval across all nodes.
-		runner := &jobs.Runner{Store: a.Stores.Meta, Poll: 5 * time.Second, Logger: a.Logger}
+		runner := &jobs.Runner{Store: a.Stores.Meta, Poll: min(5*time.Second, a.Config.GCInterval), Logger: a.Logger}
 		runner.Handle(jobs.KindGC, jobs.GCHandler(a.Collector, a.Logger))
 		sched := &jobs.Scheduler{Store: a.Stores.Meta, Logger: a.Logger,
 			Jobs: []jobs.Periodic{{Kind: jobs.KindGC, Interval: a.Config.GCInterval}}}
