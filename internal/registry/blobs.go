@@ -194,6 +194,11 @@ func (s *Service) appendChunk(ctx context.Context, u meta.Upload, c Chunk) (meta
 		body = io.LimitReader(c.Body, c.Length)
 	}
 	n, err := s.blobs.Append(ctx, u.ID, u.Offset, io.TeeReader(body, h))
+	if errors.Is(err, blob.ErrConflict) {
+		// Another node wrote this upload meanwhile: the client resumes
+		// from the upload's status.
+		return u, errorf(CodeBlobUploadInvalid, "upload %s was written concurrently; get its status and resume", u.ID)
+	}
 	if err != nil {
 		return u, fmt.Errorf("upload %s: %w", u.ID, err)
 	}

@@ -30,6 +30,10 @@ var (
 	// ErrInvalid is returned for a malformed or unsupported digest, an
 	// invalid upload id or a negative offset.
 	ErrInvalid = errors.New("blob: invalid argument")
+
+	// ErrConflict is returned (wrapped) by Append when another writer
+	// changed the upload meanwhile (two nodes writing one upload at once).
+	ErrConflict = errors.New("blob: upload changed concurrently")
 )
 
 // Digest algorithms a store accepts, with the length of their hex encoding.

@@ -8,8 +8,10 @@
 //	blobs/<alg>/<hex>              a committed blob: its bytes, or an empty
 //	                               pointer object (see below)
 //	uploads/<id>/state.json        the state of upload id (the one source of truth)
-//	uploads/<id>/seg-<rand>        tail segments: upload bytes not yet in a part
-//	data/<id>.<rand>/data          the multipart object of upload id
+//	data/<id>.<rand>/data          a data object of upload id: its multipart
+//	                               object, or a tail segment (upload bytes not
+//	                               yet in a part; named dat-<rand> in the state)
+//	uploads/<id>/seg-<rand>        a tail segment written by earlier versions
 //	data/<id>.<rand>/refs/<alg>/<hex>
 //	                               marks a pointer that may name this data object
 //
@@ -25,7 +27,10 @@
 // id, the parts (number, size, ETag) and the tail segments; it is rewritten
 // (one atomic PUT) at the end of every Append, and every object it names is
 // immutable, so a crash at any point leaves the previous state intact and an
-// upload continues on any node that shares the bucket.
+// upload continues on any node that shares the bucket. The PUT is conditional
+// (If-Match the ETag read, If-None-Match: * for a new upload): of two calls
+// writing to one upload at once, on any nodes, the second to save fails with
+// ErrConflict and removes what it wrote.
 //
 // # Commit without copying
 //
@@ -34,13 +39,15 @@
 // key. Commit completes it where it is (data/<id>.<rand>/data, no copy) and
 // writes an empty pointer object at blobs/<alg>/<hex> whose metadata names
 // the data object and the size. Uploads smaller than one part have no
-// multipart upload: Commit copies the single tail segment to the blob key
-// (CopyObject) or writes the few buffered segments with one PutObject, so
-// small blobs, the majority, are plain objects at their key.
+// multipart upload; their tail segments are data objects too, so Commit of
+// one with a single segment writes a pointer naming that segment (no copy).
+// An upload of several segments (many tiny appends) is written once, with
+// one PutObject, at the blob key, and an empty one is an empty object there.
 //
-// A data object is kept while its upload's state names it or a pointer names
-// it. Whoever removes a reference (Abort deletes the state, Delete a pointer,
-// Append moving an upload to a new data object) then checks for the others and
+// A data object is kept while its upload's state names it (as its data or as
+// a tail segment) or a pointer names it. Whoever removes a reference (Abort
+// deletes the state, Delete a pointer, Append moving an upload to a new data
+// object or dropping a tail segment) then checks for the others and
 // deletes the data object when none is left; on a linearizable store (S3 is)
 // two concurrent removers cannot both miss each other, so nothing leaks and
 // nothing referenced is deleted.
@@ -327,11 +334,22 @@ func (s *Store) blobsPrefix() string            { return s.prefix + "blobs/" }
 func (s *Store) uploadsPrefix() string          { return s.prefix + "uploads/" }
 func (s *Store) uploadDir(id string) string     { return s.prefix + "uploads/" + id + "/" }
 func (s *Store) stateKey(id string) string      { return s.uploadDir(id) + "state.json" }
-func (s *Store) segKey(id, name string) string  { return s.uploadDir(id) + name }
-func (s *Store) dataPrefix() string             { return s.prefix + "data/" }
-func (s *Store) dataDir(dir string) string      { return s.prefix + "data/" + dir + "/" }
-func (s *Store) dataKey(dir string) string      { return s.dataDir(dir) + "data" }
-func (s *Store) refsDir(dir string) string      { return s.dataDir(dir) + "refs/" }
+
+// segKey returns the key of tail segment name of upload id: a data object
+// (data/<id>.<rand>/data) for the segments named "dat-<rand>", which a
+// committed pointer may name, or an object under uploads/<id>/ for those
+// named "seg-<rand>" that earlier versions wrote.
+func (s *Store) segKey(id, name string) string {
+	if dir, ok := segDataDir(id, name); ok {
+		return s.dataKey(dir)
+	}
+	return s.uploadDir(id) + name
+}
+
+func (s *Store) dataPrefix() string        { return s.prefix + "data/" }
+func (s *Store) dataDir(dir string) string { return s.prefix + "data/" + dir + "/" }
+func (s *Store) dataKey(dir string) string { return s.dataDir(dir) + "data" }
+func (s *Store) refsDir(dir string) string { return s.dataDir(dir) + "refs/" }
 func (s *Store) refKey(dir, alg, hex string) string {
 	return s.refsDir(dir) + alg + "/" + hex
 }
@@ -365,7 +383,23 @@ func dataDirOwner(dir string) (string, bool) {
 }
 
 func isSegName(name string) bool {
-	return strings.HasPrefix(name, "seg-") && isRandHex(name[len("seg-"):])
+	return strings.HasPrefix(name, "seg-") && isRandHex(name[len("seg-"):]) ||
+		strings.HasPrefix(name, segDataPrefix) && isRandHex(name[len(segDataPrefix):])
+}
+
+// segDataPrefix starts the names of tail segments stored as data objects.
+const segDataPrefix = "dat-"
+
+// newSegName names a new tail segment (a data object).
+func newSegName() string { return segDataPrefix + randHex() }
+
+// segDataDir returns the data directory holding tail segment name of upload
+// id, or false if the segment is not a data object.
+func segDataDir(id, name string) (string, bool) {
+	if !strings.HasPrefix(name, segDataPrefix) {
+		return "", false
+	}
+	return id + "." + name[len(segDataPrefix):], true
 }
 
 // sseParams returns the encryption settings for objects and multipart
@@ -398,6 +432,17 @@ func isNotFound(err error) bool {
 }
 
 func isNoSuchUpload(err error) bool { return apiCode(err) == "NoSuchUpload" }
+
+// isPreconditionFailed reports whether a conditional request failed because
+// the object is not (or no longer) in the state asked for.
+func isPreconditionFailed(err error) bool {
+	switch apiCode(err) {
+	case "PreconditionFailed", "ConditionalRequestConflict":
+		return true
+	}
+	var re *awshttp.ResponseError
+	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusPreconditionFailed
+}
 
 // wrap adds context to an S3 error, mapping a missing key to
 // blob.ErrNotFound.

@@ -456,6 +456,151 @@ func TestSharedDataObject(t *testing.T) {
 	}
 }
 
+// TestSmallCommitNoCopy checks that a small upload of one segment commits
+// as a pointer to that segment, which Abort, Delete and a truncating Append
+// then keep exactly as long as something names it.
+func TestSmallCommitNoCopy(t *testing.T) {
+	s, srv, cfg := newStore(t)
+	data := []byte("a small blob")
+	empty := func(what string) {
+		t.Helper()
+		if keys := srv.keys(t, cfg.Bucket); len(keys) != 0 {
+			t.Fatalf("%s: objects left: %q", what, keys)
+		}
+	}
+
+	// Commit, Abort, Delete.
+	appendAt(t, s, "u", 0, data)
+	d := commit(t, s, "u", "sha256", data)
+	alg, hx, _ := blob.CheckDigest(d)
+	o, err := s.headBlob(ctx, alg, hx)
+	if err != nil || o.dataDir == "" {
+		t.Fatalf("blob %s: %+v, %v; want a pointer", d, o, err)
+	}
+	if st := loadState(t, s, "u"); len(st.Tail) != 1 || !st.names("u", o.dataDir) {
+		t.Fatalf("pointer names %s, state %+v", o.dataDir, st)
+	}
+	if err := s.Abort(ctx, "u"); err != nil {
+		t.Fatal(err)
+	}
+	checkBlob(t, s, d, data)
+	if err := s.Delete(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	empty("commit, abort, delete")
+
+	// Commit, Delete, Abort.
+	appendAt(t, s, "u", 0, data)
+	commit(t, s, "u", "sha256", data)
+	if err := s.Delete(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	checkUpload(t, s, "u", data)
+	if err := s.Abort(ctx, "u"); err != nil {
+		t.Fatal(err)
+	}
+	empty("commit, delete, abort")
+
+	// Commit, then cut and extend the upload: the committed segment stays.
+	appendAt(t, s, "u", 0, data)
+	commit(t, s, "u", "sha256", data)
+	appendAt(t, s, "u", 3, []byte("XY"))
+	checkUpload(t, s, "u", []byte("a sXY"))
+	checkBlob(t, s, d, data)
+	big := gen(9, MinPartSize+10) // the tail goes into a part
+	appendAt(t, s, "u", 5, big)
+	checkBlob(t, s, d, data)
+	if err := s.Abort(ctx, "u"); err != nil {
+		t.Fatal(err)
+	}
+	checkBlob(t, s, d, data)
+	if err := s.Delete(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	empty("commit, truncate, abort, delete")
+
+	// Several segments are merged into a plain object.
+	appendAt(t, s, "u", 0, data[:4])
+	appendAt(t, s, "u", 4, data[4:])
+	commit(t, s, "u", "sha256", data)
+	if o, err := s.headBlob(ctx, alg, hx); err != nil || o.dataDir != "" {
+		t.Fatalf("blob of two segments: %+v, %v", o, err)
+	}
+	checkBlob(t, s, d, data)
+}
+
+// barrierReader returns its bytes once every reader of its group has been
+// read from, so that the Appends reading them all hold the state they loaded
+// before any of them saves.
+type barrierReader struct {
+	r    io.Reader
+	once sync.Once
+	wg   *sync.WaitGroup
+}
+
+func (b *barrierReader) Read(p []byte) (int, error) {
+	b.once.Do(func() { b.wg.Done(); b.wg.Wait() })
+	return b.r.Read(p)
+}
+
+// TestConcurrentAppend appends at the same offset of one upload through two
+// Stores at once: the state is written conditionally, so exactly one Append
+// succeeds and the other reports the conflict.
+func TestConcurrentAppend(t *testing.T) {
+	a, srv, cfg := newStore(t)
+	b := srv.open(t, cfg)
+	for _, start := range [][]byte{nil, []byte("head")} {
+		id := fmt.Sprint("u", len(start))
+		if start != nil {
+			appendAt(t, a, id, 0, start)
+		}
+		var wg sync.WaitGroup
+		wg.Add(2)
+		errs := make([]error, 2)
+		datas := [][]byte{[]byte("from a"), gen(4, MinPartSize+7)}
+		var done sync.WaitGroup
+		for i, s := range []*Store{a, b} {
+			done.Add(1)
+			go func() {
+				defer done.Done()
+				_, errs[i] = s.Append(ctx, id, int64(len(start)), &barrierReader{r: bytes.NewReader(datas[i]), wg: &wg})
+			}()
+		}
+		done.Wait()
+		won := -1
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				if won >= 0 {
+					t.Fatalf("start %q: both Appends succeeded", start)
+				}
+				won = i
+			case !errors.Is(err, ErrConflict):
+				t.Fatalf("start %q: Append %d: %v, want a conflict", start, i, err)
+			}
+		}
+		if won < 0 {
+			t.Fatalf("start %q: no Append succeeded: %v", start, errs)
+		}
+		want := append(slices.Clone(start), datas[won]...)
+		checkUpload(t, a, id, want)
+		d := commit(t, b, id, "sha256", want)
+		checkBlob(t, a, d, want)
+		if err := a.Abort(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Delete(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if mpus := srv.multipartUploads(t, cfg.Bucket); len(mpus) != 0 {
+		t.Fatalf("multipart uploads left: %q", mpus)
+	}
+	if keys := srv.keys(t, cfg.Bucket); len(keys) != 0 {
+		t.Fatalf("objects left: %q", keys)
+	}
+}
+
 // TestTruncate resumes uploads at offsets below their size: in the tail, at
 // a part boundary, inside a part (the multipart upload is completed and its
 // kept bytes copied server-side) and after a commit.
@@ -702,8 +847,10 @@ func TestAbortSweepsLeftovers(t *testing.T) {
 	if _, err := s.createMPU(ctx, dir); err != nil {
 		t.Fatalf("CreateMultipartUpload: %v", err)
 	}
-	if err := s.put(ctx, s.segKey("u", "seg-"+randHex()), []byte("orphan"), "application/octet-stream"); err != nil {
-		t.Fatalf("put: %v", err)
+	for _, name := range []string{"seg-" + randHex(), newSegName()} {
+		if err := s.put(ctx, s.segKey("u", name), []byte("orphan"), "application/octet-stream"); err != nil {
+			t.Fatalf("put: %v", err)
+		}
 	}
 	// An upload of another id whose name starts the same is not touched.
 	appendAt(t, s, "u2", 0, []byte("other"))
@@ -715,7 +862,7 @@ func TestAbortSweepsLeftovers(t *testing.T) {
 	}
 	keys := srv.keys(t, cfg.Bucket)
 	for _, k := range keys {
-		if !strings.HasPrefix(k, s.uploadDir("u2")) {
+		if !strings.HasPrefix(k, s.uploadDir("u2")) && !strings.HasPrefix(k, s.dataPrefix()+"u2.") {
 			t.Fatalf("left after Abort: %q", keys)
 		}
 	}
@@ -754,8 +901,17 @@ func TestCorruptState(t *testing.T) {
 		}
 	}
 	checkBlob(t, s, victim, []byte("keep"))
-	if keys := srv.keys(t, cfg.Bucket); len(keys) != 1 {
-		t.Fatalf("objects left: %q", keys)
+	// The blob: a pointer to the victim's segment, with its mark.
+	for _, k := range srv.keys(t, cfg.Bucket) {
+		if !strings.HasPrefix(k, s.blobKey("sha256", hx)) && !strings.HasPrefix(k, s.dataPrefix()+"victim.") {
+			t.Fatalf("object left: %q", k)
+		}
+	}
+	if err := s.Delete(ctx, victim); err != nil {
+		t.Fatal(err)
+	}
+	if keys := srv.keys(t, cfg.Bucket); len(keys) != 0 {
+		t.Fatalf("objects left after Delete: %q", keys)
 	}
 }
 

@@ -38,6 +38,10 @@ type state struct {
 	Sealed  bool      `json:"sealed,omitempty"`
 	Parts   []part    `json:"parts,omitempty"`
 	Tail    []segment `json:"tail,omitempty"`
+
+	// etag is the ETag of the state object this state was read from or
+	// saved as; "" for an upload not yet saved.
+	etag string
 }
 
 type part struct {
@@ -47,8 +51,22 @@ type part struct {
 }
 
 type segment struct {
-	Name string `json:"name"` // seg-<rand>, under uploads/<id>/
+	Name string `json:"name"` // dat-<rand> (data/<id>.<rand>/data) or seg-<rand> (uploads/<id>/)
 	Size int64  `json:"size"`
+}
+
+// names reports whether st references data directory dir of upload id, as
+// its data object or as a tail segment.
+func (st *state) names(id, dir string) bool {
+	if st.Data == dir {
+		return true
+	}
+	for _, sg := range st.Tail {
+		if d, ok := segDataDir(id, sg.Name); ok && d == dir {
+			return true
+		}
+	}
+	return false
 }
 
 const stateVersion = 1
@@ -141,16 +159,56 @@ func (s *Store) loadState(ctx context.Context, id string) (*state, error) {
 	if err := st.check(id); err != nil {
 		return nil, err
 	}
+	st.etag = aws.ToString(out.ETag)
+	if st.etag == "" {
+		return nil, fmt.Errorf("s3: get %s: no ETag", key)
+	}
 	return &st, nil
 }
 
-func (s *Store) saveState(ctx context.Context, id string, st *state) error {
+// ErrConflict is returned (wrapped) when the state of an upload changed
+// between the moment a call read it and the moment it saved its own: another
+// call, on this node or another, wrote to the upload concurrently. The upload
+// holds what the other call stored; the caller may reread it and retry.
+var ErrConflict = blob.ErrConflict
+
+// saveState writes st as the state of upload id in place of prev, the state
+// the caller read (or, with no etag, none): the PUT is conditional, and fails
+// with ErrConflict if the state object is no longer prev. On success st
+// records the new ETag.
+func (s *Store) saveState(ctx context.Context, id string, prev, st *state) error {
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
 	key := s.stateKey(id)
-	return s.put(ctx, key, b, "application/json")
+	in := &s3.PutObjectInput{
+		Bucket: &s.bucket, Key: &key, Body: bytes.NewReader(b), ContentLength: aws.Int64(int64(len(b))),
+		ContentType: aws.String("application/json"),
+	}
+	in.ServerSideEncryption, in.SSEKMSKeyId = s.sseParams()
+	if prev.etag != "" {
+		in.IfMatch = aws.String(prev.etag)
+	} else {
+		in.IfNoneMatch = aws.String("*")
+	}
+	out, err := s.client.PutObject(ctx, in)
+	if err != nil {
+		if isPreconditionFailed(err) {
+			return fmt.Errorf("s3: upload %s: %w", id, ErrConflict)
+		}
+		return wrap(err, "put", key)
+	}
+	st.etag = aws.ToString(out.ETag)
+	if st.etag == "" {
+		// Without it the next save cannot be conditional: read it back.
+		cur, err := s.loadState(ctx, id)
+		if err != nil {
+			return err
+		}
+		st.etag = cur.etag
+	}
+	return nil
 }
 
 // put writes a whole object.
@@ -197,7 +255,7 @@ func (s *Store) readTail(ctx context.Context, id string, tail []segment, dst []b
 
 // putSegment writes b as a new tail segment of upload id.
 func (s *Store) putSegment(ctx context.Context, id string, b []byte) (segment, error) {
-	sg := segment{Name: "seg-" + randHex(), Size: int64(len(b))}
+	sg := segment{Name: newSegName(), Size: int64(len(b))}
 	return sg, s.put(ctx, s.segKey(id, sg.Name), b, "application/octet-stream")
 }
 
@@ -298,7 +356,7 @@ func (s *Store) Append(ctx context.Context, id string, offset int64, r io.Reader
 				rerr = nil
 			}
 			if fresh {
-				if err := s.saveState(ctx, id, old); err != nil {
+				if err := s.saveState(ctx, id, old, old); err != nil {
 					return 0, errors.Join(err, rerr)
 				}
 			}
@@ -323,7 +381,7 @@ func (s *Store) Append(ctx context.Context, id string, offset int64, r io.Reader
 		sctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 	}
-	if err := s.saveState(sctx, id, st); err != nil {
+	if err := s.saveState(sctx, id, old, st); err != nil {
 		a.discard(sctx, old)
 		return 0, errors.Join(serr, err, rerr)
 	}
@@ -634,7 +692,13 @@ func (s *Store) release(ctx context.Context, id string, old, st *state) {
 		keep[sg.Name] = true
 	}
 	for _, sg := range old.Tail {
-		if !keep[sg.Name] {
+		if keep[sg.Name] {
+			continue
+		}
+		if dir, ok := segDataDir(id, sg.Name); ok {
+			// A pointer may name it (a commit of the small upload).
+			s.collect(ctx, dir, false)
+		} else {
 			s.deleteObject(ctx, s.segKey(id, sg.Name))
 		}
 	}
@@ -661,7 +725,7 @@ func (s *Store) seal(ctx context.Context, id string, st *state) (*state, error) 
 		}
 		small := st.clone()
 		small.Data, small.MPU = "", ""
-		if err := s.saveState(ctx, id, small); err != nil {
+		if err := s.saveState(ctx, id, st, small); err != nil {
 			return nil, err
 		}
 		return small, nil
@@ -700,7 +764,7 @@ func (s *Store) seal(ctx context.Context, id string, st *state) (*state, error) 
 		return nil, wrap(err, "complete multipart upload", key)
 	}
 	sealed := &state{Version: stateVersion, Size: st.Size, Data: st.Data, Sealed: true}
-	if err := s.saveState(ctx, id, sealed); err != nil {
+	if err := s.saveState(ctx, id, st, sealed); err != nil {
 		return nil, err
 	}
 	s.release(ctx, id, st, sealed)
@@ -729,18 +793,29 @@ func (s *Store) Commit(ctx context.Context, id, digest string) error {
 	if st, err = s.seal(ctx, id, st); err != nil {
 		return err
 	}
-	if !st.Sealed {
-		return s.commitSmall(ctx, id, st, key)
+	if st.Sealed {
+		return s.putPointer(ctx, st.Data, st.Size, alg, hex)
 	}
-	// Mark first, then point: a pointer always has its mark.
-	if err := s.put(ctx, s.refKey(st.Data, alg, hex), nil, "application/octet-stream"); err != nil {
+	if len(st.Tail) == 1 {
+		if dir, ok := segDataDir(id, st.Tail[0].Name); ok {
+			return s.putPointer(ctx, dir, st.Size, alg, hex)
+		}
+	}
+	return s.commitSmall(ctx, id, st, key)
+}
+
+// putPointer makes blob alg:hex a pointer to the size bytes of data
+// directory dir. Mark first, then point: a pointer always has its mark.
+func (s *Store) putPointer(ctx context.Context, dir string, size int64, alg, hex string) error {
+	if err := s.put(ctx, s.refKey(dir, alg, hex), nil, "application/octet-stream"); err != nil {
 		return err
 	}
+	key := s.blobKey(alg, hex)
 	sse, kms := s.sseParams()
-	_, err = s.client.PutObject(ctx, &s3.PutObjectInput{
+	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: &s.bucket, Key: &key, Body: bytes.NewReader(nil), ContentLength: aws.Int64(0),
 		ContentType: aws.String(pointerContentType), ServerSideEncryption: sse, SSEKMSKeyId: kms,
-		Metadata: map[string]string{metaData: st.Data, metaSize: strconv.FormatInt(st.Size, 10)},
+		Metadata: map[string]string{metaData: dir, metaSize: strconv.FormatInt(size, 10)},
 	})
 	if err != nil {
 		return wrap(err, "put", key)
@@ -748,7 +823,8 @@ func (s *Store) Commit(ctx context.Context, id, digest string) error {
 	return nil
 }
 
-// commitSmall writes the tail of a small upload at key.
+// commitSmall writes the tail of a small upload at key: an empty object, a
+// copy of a segment written by an earlier version, or the segments merged.
 func (s *Store) commitSmall(ctx context.Context, id string, st *state, key string) error {
 	switch len(st.Tail) {
 	case 0:
@@ -916,7 +992,7 @@ func (s *Store) collect(ctx context.Context, dir string, checkOwner bool) error 
 	}
 	if checkOwner {
 		st, err := s.loadState(ctx, owner)
-		if err == nil && st.Data == dir || errors.Is(err, errCorrupt) {
+		if err == nil && st.names(owner, dir) || errors.Is(err, errCorrupt) {
 			return nil // named (or perhaps named): Abort of the upload collects it
 		}
 		if err != nil && !errors.Is(err, blob.ErrNotFound) {
