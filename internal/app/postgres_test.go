@@ -21,28 +21,10 @@ import (
 // one instance is served by a second one sharing the database and blobs
 // (two stateless nodes).
 func TestServeOnPostgres(t *testing.T) {
-	base := os.Getenv("WHARF_TEST_POSTGRES_URL")
-	if base == "" {
-		t.Skip("WHARF_TEST_POSTGRES_URL not set (scripts/test.sh starts PostgreSQL and sets it)")
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() }) // after the DROP below: cleanups run last-in first-out
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "wharf_app_" + hex.EncodeToString(b)
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") })
-	u, _ := url.Parse(base)
-	u.Path = "/" + name
-
+	metadata := freshPostgres(t, "wharf_app")
 	cfg := config.Defaults()
 	cfg.DataDir = t.TempDir()
-	cfg.Metadata = u.String()
+	cfg.Metadata = metadata
 	cfg.AccountID = "123456789012"
 	cfg.AdminAccessKeyID = "AKIAPOSTGRESTEST0001"
 	cfg.AdminSecretAccessKey = "pg-secret"
@@ -85,4 +67,30 @@ func TestServeOnPostgres(t *testing.T) {
 	if res := do(n2, "HEAD", "/v2/pg/app/blobs/"+d, "", ""); res.StatusCode != 200 {
 		t.Fatalf("blob on node 2: %d", res.StatusCode)
 	}
+}
+
+// freshPostgres creates a database named prefix_<random> on the test server
+// (WHARF_TEST_POSTGRES_URL), dropped when the test ends, and returns its URL.
+// It skips the test when no server is configured.
+func freshPostgres(t *testing.T, prefix string) string {
+	t.Helper()
+	base := os.Getenv("WHARF_TEST_POSTGRES_URL")
+	if base == "" {
+		t.Skip("WHARF_TEST_POSTGRES_URL not set (scripts/test.sh starts PostgreSQL and sets it)")
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() }) // after the DROP below: cleanups run last-in first-out
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := prefix + "_" + hex.EncodeToString(b)
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") })
+	u, _ := url.Parse(base)
+	u.Path = "/" + name
+	return u.String()
 }

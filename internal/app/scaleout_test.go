@@ -5,71 +5,29 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
-
 	"github.com/wharfhq/wharf/internal/config"
+	"github.com/wharfhq/wharf/internal/store/blob/s3/s3test"
 )
 
 // TestThreeNodesOnPostgresAndS3: three stateless nodes share PostgreSQL and
 // an S3 bucket; a chunked push started on node 1 is finished on node 2 and
 // pulled whole through node 3.
 func TestThreeNodesOnPostgresAndS3(t *testing.T) {
-	pg, ep := os.Getenv("WHARF_TEST_POSTGRES_URL"), os.Getenv("WHARF_TEST_S3_ENDPOINT")
-	if pg == "" || ep == "" {
-		t.Skip("WHARF_TEST_POSTGRES_URL and WHARF_TEST_S3_ENDPOINT not set (scripts/test.sh starts both)")
+	if os.Getenv("WHARF_TEST_POSTGRES_URL") == "" {
+		t.Skip("WHARF_TEST_POSTGRES_URL not set (scripts/test.sh starts PostgreSQL and sets it)")
 	}
-	ak, sk := os.Getenv("WHARF_TEST_S3_ACCESS_KEY"), os.Getenv("WHARF_TEST_S3_SECRET_KEY")
-	t.Setenv("AWS_ACCESS_KEY_ID", ak)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", sk)
+	blobs := s3test.Bucket(t, "wharf-nodes")
+	metadata := freshPostgres(t, "wharf_nodes")
 	ctx := context.Background()
-	suffix := make([]byte, 6)
-	_, _ = rand.Read(suffix)
-	name := "wharf_nodes_" + hex.EncodeToString(suffix)
-
-	admin, err := sql.Open("pgx", pg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() }) // after the DROP below: cleanups run last-in first-out
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") })
-	u, _ := url.Parse(pg)
-	u.Path = "/" + name
-
-	bucket := "wharf-nodes-" + hex.EncodeToString(suffix)
-	cli := awss3.New(awss3.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider(ak, sk, "")})
-	if _, err := cli.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		p := awss3.NewListObjectsV2Paginator(cli, &awss3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				break
-			}
-			for _, o := range page.Contents {
-				_, _ = cli.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(bucket), Key: o.Key})
-			}
-		}
-		_, _ = cli.DeleteBucket(ctx, &awss3.DeleteBucketInput{Bucket: aws.String(bucket)})
-	})
 
 	shared := t.TempDir() // only the token key is shared this way; blobs and metadata are not local
 	keyData := make([]byte, 32)
@@ -82,8 +40,8 @@ func TestThreeNodesOnPostgresAndS3(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		cfg := config.Defaults()
 		cfg.DataDir = shared
-		cfg.Metadata = u.String()
-		cfg.Blobs = "s3://" + bucket + "/wharf/?endpoint=" + url.QueryEscape(ep) + "&region=us-east-1&path_style=true"
+		cfg.Metadata = metadata
+		cfg.Blobs = blobs
 		cfg.AccountID = "123456789012"
 		cfg.AdminAccessKeyID = "AKIANODESTEST0000001"
 		cfg.AdminSecretAccessKey = "nodes-secret"

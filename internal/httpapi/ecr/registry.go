@@ -19,8 +19,8 @@ import (
 // DescribeRegistry describes the caller's registry. Replication is not
 // supported, so its configuration has no rules.
 func (s *Server) DescribeRegistry(ctx context.Context, _ *ecrapi.DescribeRegistryInput) (*ecrapi.DescribeRegistryOutput, error) {
-	account := caller(ctx).AccountID
-	if err := s.authorize(ctx, account, "", "ecr:DescribeRegistry"); err != nil {
+	account, err := s.authorizeOwnRegistry(ctx, "ecr:DescribeRegistry")
+	if err != nil {
 		return nil, err
 	}
 	return &ecrapi.DescribeRegistryOutput{
@@ -61,8 +61,8 @@ func lookupAccountSetting(name string) (accountSetting, error) {
 
 // GetAccountSetting returns an account setting, its default when never set.
 func (s *Server) GetAccountSetting(ctx context.Context, in *ecrapi.GetAccountSettingInput) (*ecrapi.GetAccountSettingOutput, error) {
-	account := caller(ctx).AccountID
-	if err := s.authorize(ctx, account, "", "ecr:GetAccountSetting"); err != nil {
+	account, err := s.authorizeOwnRegistry(ctx, "ecr:GetAccountSetting")
+	if err != nil {
 		return nil, err
 	}
 	name := ecrapi.Deref(in.Name)
@@ -82,8 +82,8 @@ func (s *Server) GetAccountSetting(ctx context.Context, in *ecrapi.GetAccountSet
 
 // PutAccountSetting sets an account setting to one of its values.
 func (s *Server) PutAccountSetting(ctx context.Context, in *ecrapi.PutAccountSettingInput) (*ecrapi.PutAccountSettingOutput, error) {
-	account := caller(ctx).AccountID
-	if err := s.authorize(ctx, account, "", "ecr:PutAccountSetting"); err != nil {
+	account, err := s.authorizeOwnRegistry(ctx, "ecr:PutAccountSetting")
+	if err != nil {
 		return nil, err
 	}
 	name, v := ecrapi.Deref(in.Name), ecrapi.Deref(in.Value)
@@ -228,8 +228,8 @@ func templateNotFound(account, prefix string) error {
 
 // CreateRepositoryCreationTemplate creates a template for a prefix.
 func (s *Server) CreateRepositoryCreationTemplate(ctx context.Context, in *ecrapi.CreateRepositoryCreationTemplateInput) (*ecrapi.CreateRepositoryCreationTemplateOutput, error) {
-	account := caller(ctx).AccountID
-	if err := s.authorize(ctx, account, "", "ecr:CreateRepositoryCreationTemplate"); err != nil {
+	account, err := s.authorizeOwnRegistry(ctx, "ecr:CreateRepositoryCreationTemplate")
+	if err != nil {
 		return nil, err
 	}
 	prefix := ecrapi.Deref(in.Prefix)
@@ -275,8 +275,8 @@ type templatePage struct {
 // DescribeRepositoryCreationTemplates lists the caller's templates (those
 // of the given prefixes, if any), by prefix.
 func (s *Server) DescribeRepositoryCreationTemplates(ctx context.Context, in *ecrapi.DescribeRepositoryCreationTemplatesInput) (*ecrapi.DescribeRepositoryCreationTemplatesOutput, error) {
-	account := caller(ctx).AccountID
-	if err := s.authorize(ctx, account, "", "ecr:DescribeRepositoryCreationTemplates"); err != nil {
+	account, err := s.authorizeOwnRegistry(ctx, "ecr:DescribeRepositoryCreationTemplates")
+	if err != nil {
 		return nil, err
 	}
 	limit := defaultDescribeRepositories
@@ -328,8 +328,8 @@ func (s *Server) DescribeRepositoryCreationTemplates(ctx context.Context, in *ec
 
 // UpdateRepositoryCreationTemplate changes the settings a request gives.
 func (s *Server) UpdateRepositoryCreationTemplate(ctx context.Context, in *ecrapi.UpdateRepositoryCreationTemplateInput) (*ecrapi.UpdateRepositoryCreationTemplateOutput, error) {
-	account := caller(ctx).AccountID
-	if err := s.authorize(ctx, account, "", "ecr:UpdateRepositoryCreationTemplate"); err != nil {
+	account, err := s.authorizeOwnRegistry(ctx, "ecr:UpdateRepositoryCreationTemplate")
+	if err != nil {
 		return nil, err
 	}
 	prefix := ecrapi.Deref(in.Prefix)
@@ -366,8 +366,8 @@ func (s *Server) UpdateRepositoryCreationTemplate(ctx context.Context, in *ecrap
 
 // DeleteRepositoryCreationTemplate deletes a template, returning it.
 func (s *Server) DeleteRepositoryCreationTemplate(ctx context.Context, in *ecrapi.DeleteRepositoryCreationTemplateInput) (*ecrapi.DeleteRepositoryCreationTemplateOutput, error) {
-	account := caller(ctx).AccountID
-	if err := s.authorize(ctx, account, "", "ecr:DeleteRepositoryCreationTemplate"); err != nil {
+	account, err := s.authorizeOwnRegistry(ctx, "ecr:DeleteRepositoryCreationTemplate")
+	if err != nil {
 		return nil, err
 	}
 	prefix := ecrapi.Deref(in.Prefix)

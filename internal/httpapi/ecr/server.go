@@ -94,6 +94,13 @@ func (s *Server) authorize(ctx context.Context, account, repo, action string) er
 	return err
 }
 
+// authorizeOwnRegistry authorizes a registry-level action on the caller's
+// own registry and returns its account.
+func (s *Server) authorizeOwnRegistry(ctx context.Context, action string) (string, error) {
+	account := caller(ctx).AccountID
+	return account, s.authorize(ctx, account, "", action)
+}
+
 // repository authorizes the action and loads the repository, answering
 // RepositoryNotFoundException as ECR words it.
 func (s *Server) repository(ctx context.Context, registryIDIn, name *string, action string) (meta.Repository, string, error) {

@@ -3,22 +3,15 @@ package oci_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
+	"github.com/wharfhq/wharf/internal/store/blob/s3/s3test"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/wharfhq/wharf/internal/access"
 	"github.com/wharfhq/wharf/internal/config"
@@ -56,38 +49,8 @@ func get(t *testing.T, method, u, user, pass string, hdr ...string) resp {
 // (scripts/s3.sh), removed when the test ends.
 func s3Blobs(t *testing.T) func(*config.Config) {
 	t.Helper()
-	ep := os.Getenv("WHARF_TEST_S3_ENDPOINT")
-	if ep == "" {
-		t.Skip("WHARF_TEST_S3_ENDPOINT is not set " + `(bash scripts/s3.sh start && eval "$(bash scripts/s3.sh env)")`)
-	}
-	ak, sk := os.Getenv("WHARF_TEST_S3_ACCESS_KEY"), os.Getenv("WHARF_TEST_S3_SECRET_KEY")
-	t.Setenv("AWS_ACCESS_KEY_ID", ak)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", sk)
-	ctx := context.Background()
-	suffix := make([]byte, 6)
-	_, _ = rand.Read(suffix)
-	bucket := "wharf-oci-" + hex.EncodeToString(suffix)
-	cli := awss3.New(awss3.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider(ak, sk, "")})
-	if _, err := cli.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		p := awss3.NewListObjectsV2Paginator(cli, &awss3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				break
-			}
-			for _, o := range page.Contents {
-				_, _ = cli.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(bucket), Key: o.Key})
-			}
-		}
-		_, _ = cli.DeleteBucket(ctx, &awss3.DeleteBucketInput{Bucket: aws.String(bucket)})
-	})
-	return func(c *config.Config) {
-		c.Blobs = "s3://" + bucket + "/blobs?endpoint=" + url.QueryEscape(ep) + "&region=us-east-1&path_style=true"
-	}
+	blobs := s3test.Bucket(t, "wharf-oci")
+	return func(c *config.Config) { c.Blobs = blobs }
 }
 
 // TestBlobRedirectS3: with blob_redirect on an S3 store, a blob GET is a 307
