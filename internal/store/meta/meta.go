@@ -162,6 +162,7 @@ type Store interface {
 	LifecycleStore
 	TransferStore
 	JobStore
+	AuditStore
 
 	Close() error
 	Ping(ctx context.Context) error

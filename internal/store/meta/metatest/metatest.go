@@ -76,6 +76,7 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 		{"LifecyclePreviewConcurrentStart", testLifecyclePreviewConcurrentStart},
 		{"TransferListings", testTransferListings},
 		{"TransferRestore", testTransferRestore},
+		{"Audit", testAudit},
 		{"JobsEnqueueDedup", testJobsEnqueueDedup},
 		{"JobsClaimOnce", testJobsClaimOnce},
 		{"JobsLeaseExpiry", testJobsLeaseExpiry},
