@@ -159,7 +159,15 @@ func Load(ctx context.Context, st meta.VulnStore) (*DB, error) {
 		}
 		after = page[len(page)-1].ID
 	}
-	return b.finish(ctx, st)
+	return finishWithSources(ctx, st, b)
+}
+
+func finishWithSources(ctx context.Context, st meta.VulnStore, b *builder) (*DB, error) {
+	srcs, err := st.ListVulnSources(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("vulndb: load: %w", err)
+	}
+	return b.finish(ctx, srcs)
 }
 
 // LoadFor builds an index of only the advisories affecting the given
@@ -174,7 +182,7 @@ func LoadFor(ctx context.Context, st meta.VulnStore, keys []PackageKey) (*DB, er
 	for _, a := range advs {
 		b.addStored(a)
 	}
-	return b.finish(ctx, st)
+	return finishWithSources(ctx, st, b)
 }
 
 type builder struct {
@@ -361,7 +369,7 @@ func (b *builder) parse(pi *pkgIndex, ord int, s string) *pendVal {
 }
 
 // finish ranks every key's versions and sets UpdatedAt from the sources.
-func (b *builder) finish(ctx context.Context, st meta.VulnStore) (*DB, error) {
+func (b *builder) finish(ctx context.Context, srcs []meta.VulnSource) (*DB, error) {
 	db := b.db
 	for _, names := range db.idx {
 		for _, pi := range names {
@@ -370,10 +378,6 @@ func (b *builder) finish(ctx context.Context, st meta.VulnStore) (*DB, error) {
 			}
 			b.rank(pi)
 		}
-	}
-	srcs, err := st.ListVulnSources(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("vulndb: load: %w", err)
 	}
 	for _, s := range srcs {
 		if s.UpdatedAt.After(db.updatedAt) {
