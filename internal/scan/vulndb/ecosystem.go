@@ -220,46 +220,58 @@ type lookup struct {
 // source ones, so both are tried there. Release-less advisories of the
 // distribution ("Debian") apply to every release.
 func lookups(d inventory.Distro, pkg inventory.Package) []lookup {
-	if !isOS(pkg) {
+	var l lookuper
+	return l.lookups(nil, d, &pkg)
+}
+
+// lookuper computes lookups, remembering the release-scoped ecosystem of
+// each distribution ecosystem: it is the same for every package of an
+// inventory.
+type lookuper struct {
+	base, eco string
+}
+
+func (l *lookuper) lookups(out []lookup, d inventory.Distro, pkg *inventory.Package) []lookup {
+	if !isOS(*pkg) {
 		eco := normEcosystem(pkg.Ecosystem)
 		name := normName(eco, pkg.Name)
 		if eco == "" || name == "" {
-			return nil
+			return out
 		}
 		v := pkg.Version
 		if eco == "Go" && (name == "stdlib" || name == "toolchain") {
 			v = strings.TrimPrefix(v, "go") // "go1.22.1" is OSV's "1.22.1"
 		}
-		return []lookup{{PackageKey{Ecosystem: eco, Name: name}, v}}
+		return append(out, lookup{PackageKey{Ecosystem: eco, Name: name}, v})
 	}
-	eco := EcosystemFor(d, pkg)
+	if l.eco == "" || l.base != pkg.Ecosystem {
+		l.base, l.eco = pkg.Ecosystem, EcosystemFor(d, *pkg)
+	}
+	eco := l.eco
 	if eco == "" {
-		return nil
+		return out
 	}
 	base := baseEcosystem(eco)
-	type nv struct{ name, version string }
-	var names []nv
-	if pkg.SourceName != "" {
-		v := pkg.SourceVersion
-		if v == "" {
-			v = pkg.Version
+	add := func(name, version string) {
+		if name == "" {
+			return
 		}
-		names = append(names, nv{pkg.SourceName, v})
-		if (base == "Red Hat" || base == "AlmaLinux" || base == "Rocky Linux") && pkg.Name != pkg.SourceName {
-			names = append(names, nv{pkg.Name, pkg.Version})
-		}
-	} else {
-		names = append(names, nv{pkg.Name, pkg.Version})
-	}
-	var out []lookup
-	for _, n := range names {
-		if n.name == "" {
-			continue
-		}
-		out = append(out, lookup{PackageKey{Ecosystem: eco, Name: n.name}, n.version})
+		out = append(out, lookup{PackageKey{Ecosystem: eco, Name: name}, version})
 		if base != eco {
-			out = append(out, lookup{PackageKey{Ecosystem: base, Name: n.name}, n.version})
+			out = append(out, lookup{PackageKey{Ecosystem: base, Name: name}, version})
 		}
+	}
+	if pkg.SourceName == "" {
+		add(pkg.Name, pkg.Version)
+		return out
+	}
+	v := pkg.SourceVersion
+	if v == "" {
+		v = pkg.Version
+	}
+	add(pkg.SourceName, v)
+	if (base == "Red Hat" || base == "AlmaLinux" || base == "Rocky Linux") && pkg.Name != pkg.SourceName {
+		add(pkg.Name, pkg.Version)
 	}
 	return out
 }
