@@ -37,7 +37,7 @@ PATH is a directory (every *.json below it, and every *.zip), one .json file
 per-ecosystem archives osv.dev publishes (https://osv-vulnerabilities.storage.googleapis.com/<ecosystem>/all.zip).
 Importing again is cheap and safe: advisories whose "modified" time is unchanged
 are skipped, newer ones replace the stored ones. Invalid records are reported
-and skipped. A running server picks the new data up at its next reload.`,
+and skipped. The advisories go to the metadata store, where scans read them.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withStores(cmd, func(cfg config.Config, st app.Stores) error {
