@@ -138,7 +138,8 @@ func isOS(p inventory.Package) bool {
 // only release-less advisories use. Ubuntu Pro (ESM) streams are not
 // matched: an image gets them only with a Pro subscription attached.
 func EcosystemFor(d inventory.Distro, pkg inventory.Package) string {
-	if !isOS(pkg) {
+	if !isOS(pkg) || strings.Contains(pkg.Ecosystem, ":") {
+		// A language ecosystem, or a release the package already names.
 		return normEcosystem(pkg.Ecosystem)
 	}
 	base := baseEcosystem(pkg.Ecosystem)

@@ -29,6 +29,7 @@ func TestEcosystemFor(t *testing.T) {
 		{inventory.Distro{ID: "almalinux", VersionID: "8.10"}, os("AlmaLinux"), "AlmaLinux:8"},
 		{inventory.Distro{ID: "rhel", VersionID: "9.4"}, os("Red Hat"), "Red Hat:9"},
 		{inventory.Distro{ID: "wolfi", VersionID: "20230201"}, os("Wolfi"), "Wolfi"},
+		{inventory.Distro{}, os("Debian:11"), "Debian:11"},
 		// The package's ecosystem missing: the distro's.
 		{inventory.Distro{ID: "debian", VersionID: "11"}, inventory.Package{Name: "x", Kind: inventory.KindOS}, "Debian:11"},
 		{inventory.Distro{ID: "plan9"}, inventory.Package{Name: "x", Kind: inventory.KindOS}, ""},
