@@ -82,6 +82,7 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 		{"JobsLeaseExpiry", testJobsLeaseExpiry},
 		{"JobsFailRetry", testJobsFailRetry},
 		{"JobsComplete", testJobsComplete},
+		{"Suppressions", testSuppressions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
