@@ -35,7 +35,7 @@ type Suppressed struct {
 // suppression applies to, in their original order. A suppression applies
 // when it is not expired at now, and names the finding's id or one of its
 // aliases (case-insensitively), and its package is empty or the finding's
-// package (binary or source name), and its digest is empty or digest (the
+// package (binary or source name, or package URL), and its digest is empty or digest (the
 // image the findings are of; "" matches only digest-less suppressions).
 // Account and repository scoping is the caller's: pass the suppressions of
 // the image's repository and the registry-wide ones.
@@ -78,7 +78,7 @@ func match(f vulndb.Finding, sups []*meta.Suppression, digest string) *meta.Supp
 		if s.Digest != "" && s.Digest != digest {
 			continue
 		}
-		if s.Package != "" && s.Package != f.Package.Name && s.Package != f.Package.SourceName {
+		if s.Package != "" && !packageMatches(s.Package, f) {
 			continue
 		}
 		if strings.EqualFold(s.FindingID, f.ID) {
@@ -91,6 +91,31 @@ func match(f vulndb.Finding, sups []*meta.Suppression, digest string) *meta.Supp
 		}
 	}
 	return nil
+}
+
+// packageMatches: a package name (binary or source), or a package URL
+// naming the finding's package (type, namespace and name; version and
+// qualifiers aside).
+func packageMatches(p string, f vulndb.Finding) bool {
+	if p == f.Package.Name || p == f.Package.SourceName {
+		return true
+	}
+	if !strings.HasPrefix(p, "pkg:") || f.Package.PURL == "" {
+		return false
+	}
+	return purlBase(p) == purlBase(f.Package.PURL)
+}
+
+// purlBase is pkg:type/namespace/name without version, qualifiers and
+// subpath.
+func purlBase(p string) string {
+	if i := strings.IndexAny(p, "?#"); i >= 0 {
+		p = p[:i]
+	}
+	if i := strings.LastIndexByte(p, '@'); i > strings.LastIndexByte(p, '/') {
+		p = p[:i]
+	}
+	return strings.ToLower(p)
 }
 
 // Validate checks a suppression a user asks to store, at time now: a

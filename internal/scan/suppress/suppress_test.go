@@ -100,3 +100,23 @@ func TestValidate(t *testing.T) {
 		t.Errorf("exactly a year: %v", err)
 	}
 }
+
+func TestPackageURLScope(t *testing.T) {
+	f := finding("CVE-7", "openssl")
+	f.Package.PURL = "pkg:deb/debian/openssl@3.0.11-1?arch=amd64&distro=debian-12"
+	for p, want := range map[string]bool{
+		"pkg:deb/debian/openssl":              true,
+		"pkg:deb/debian/openssl@3.0.0":        true, // version aside: the suppression is scoped by image
+		"pkg:deb/debian/openssl?arch=arm64":   true,
+		"pkg:deb/ubuntu/openssl":              false,
+		"pkg:deb/debian/openssl-dev@3.0.11-1": false,
+		"pkg:golang/golang.org/x/net@v0.17.0": false,
+		"openssl":                             true,
+		"openssl-src":                         true,
+	} {
+		s := meta.Suppression{FindingID: "CVE-7", Package: p, Justification: "j"}
+		if got := Matches(s, f, ""); got != want {
+			t.Errorf("package %q: %v, want %v", p, got, want)
+		}
+	}
+}
