@@ -27,6 +27,12 @@ type PolicySource interface {
 // DeniedError explains a denial (for logs and for the caller's message).
 type DeniedError struct {
 	Action, Resource, Reason string
+	// Gate is set when a pull gate denied the request: a Deny statement
+	// reading the image's wharf: keys, without which the caller would have
+	// been allowed. Message then says why, for the caller (the blocking
+	// findings); callers that are denied anyway never see it.
+	Gate    bool
+	Message string
 }
 
 func (e *DeniedError) Error() string {
@@ -99,47 +105,70 @@ func (a *PolicyAuthorizer) parse(doc string) (*policy.Policy, error) {
 
 // Authorize implements Authorizer.
 func (a *PolicyAuthorizer) Authorize(ctx context.Context, p Principal, action string, res Resource) error {
-	var identity []*policy.Policy
-	root := !p.Anonymous && p.UserName == ""
+	return a.authorize(ctx, p, action, res, nil)
+}
+
+// policies are the documents that govern one request.
+type policies struct {
+	identity, resource []*policy.Policy
+	repo, registry     *policy.Policy // the resource policies, or nil
+}
+
+// load returns the policies of a request: the principal's identity
+// policies (the root's is allow-all) and the repository and registry
+// policies of the resource.
+func (a *PolicyAuthorizer) load(ctx context.Context, p Principal, res Resource) (policies, error) {
+	var ps policies
 	switch {
 	case p.Anonymous:
-	case root:
-		identity = []*policy.Policy{allowAll}
+	case p.UserName == "":
+		ps.identity = []*policy.Policy{allowAll}
 	default:
 		docs, err := a.Source.IdentityPolicies(ctx, p.AccountID, p.UserName)
 		if err != nil {
-			return err
+			return ps, err
 		}
 		for _, d := range docs {
 			pol, err := a.parse(d)
 			if err != nil {
 				continue // a stored policy was validated on the way in
 			}
-			identity = append(identity, pol)
+			ps.identity = append(ps.identity, pol)
 		}
 	}
-	var resource []*policy.Policy
 	if res.Repository != "" {
 		doc, err := a.Source.RepositoryPolicy(ctx, res.AccountID, res.Repository)
 		if err != nil {
-			return err
+			return ps, err
 		}
 		if pol, err := a.parse(doc); err == nil && pol != nil {
-			resource = append(resource, pol)
+			ps.repo = pol
+			ps.resource = append(ps.resource, pol)
 		}
 	}
 	doc, err := a.Source.RegistryPolicy(ctx, res.AccountID)
 	if err != nil {
-		return err
+		return ps, err
 	}
 	if pol, err := a.parse(doc); err == nil && pol != nil {
-		resource = append(resource, pol)
+		ps.registry = pol
+		ps.resource = append(ps.resource, pol)
 	}
+	return ps, nil
+}
 
+// authorize decides a request; img, when not nil, supplies the image keys
+// of a pull (see AuthorizeImage).
+func (a *PolicyAuthorizer) authorize(ctx context.Context, p Principal, action string, res Resource, img Image) error {
+	ps, err := a.load(ctx, p, res)
+	if err != nil {
+		return err
+	}
+	root := !p.Anonymous && p.UserName == ""
 	// The account root acting in its own account is allowed unless a
 	// resource policy applies (only an explicit Deny there could stop it):
 	// the common case costs no evaluation.
-	if root && p.AccountID == res.AccountID && len(resource) == 0 {
+	if root && p.AccountID == res.AccountID && len(ps.resource) == 0 {
 		return nil
 	}
 	req := policy.Request{
@@ -161,11 +190,27 @@ func (a *PolicyAuthorizer) Authorize(ctx context.Context, p Principal, action st
 	if !p.Anonymous {
 		req.Principal.ARN = p.String()
 	}
-	d := policy.Authorize(req, identity, resource)
+	gated := img != nil && ps.readImageKeys()
+	if gated {
+		keys, err := img.Keys(ctx)
+		if err != nil {
+			return err
+		}
+		for k, v := range keys {
+			req.Context.Set(k, v...)
+		}
+	}
+	d := policy.Authorize(req, ps.identity, ps.resource)
 	if d.Allowed {
 		return nil
 	}
-	return &DeniedError{Action: action, Resource: res.ARN(), Reason: d.Reason}
+	denied := &DeniedError{Action: action, Resource: res.ARN(), Reason: d.Reason}
+	if gated {
+		if msg, ok := explainGate(req, ps, d, img); ok {
+			denied.Message, denied.Gate = msg, true
+		}
+	}
+	return denied
 }
 
 func (a *PolicyAuthorizer) context(ctx context.Context) policy.Context {
