@@ -105,7 +105,7 @@ func (a *PolicyAuthorizer) parse(doc string) (*policy.Policy, error) {
 
 // Authorize implements Authorizer.
 func (a *PolicyAuthorizer) Authorize(ctx context.Context, p Principal, action string, res Resource) error {
-	return a.authorize(ctx, p, action, res, nil)
+	return a.authorize(ctx, p, action, res, nil, false)
 }
 
 // policies are the documents that govern one request.
@@ -114,61 +114,55 @@ type policies struct {
 	repo, registry     *policy.Policy // the resource policies, or nil
 }
 
-// load returns the policies of a request: the principal's identity
-// policies (the root's is allow-all) and the repository and registry
-// policies of the resource.
-func (a *PolicyAuthorizer) load(ctx context.Context, p Principal, res Resource) (policies, error) {
-	var ps policies
+// authorize decides a request; for a pull (see AuthorizeImage), img
+// supplies the image keys, and pull without img asks for one when needed. The policy lists are built here, in one
+// function, so that they stay on the stack: the hot path allocates none.
+func (a *PolicyAuthorizer) authorize(ctx context.Context, p Principal, action string, res Resource, img Image, pull bool) error {
+	// Local variables, not struct fields: the compiler keeps small
+	// appended slices of locals on the stack.
+	var identity, resource []*policy.Policy
+	var repoPol, regPol *policy.Policy
+	root := !p.Anonymous && p.UserName == ""
 	switch {
 	case p.Anonymous:
-	case p.UserName == "":
-		ps.identity = []*policy.Policy{allowAll}
+	case root:
+		identity = []*policy.Policy{allowAll}
 	default:
 		docs, err := a.Source.IdentityPolicies(ctx, p.AccountID, p.UserName)
 		if err != nil {
-			return ps, err
+			return err
 		}
 		for _, d := range docs {
 			pol, err := a.parse(d)
 			if err != nil {
 				continue // a stored policy was validated on the way in
 			}
-			ps.identity = append(ps.identity, pol)
+			identity = append(identity, pol)
 		}
 	}
 	if res.Repository != "" {
 		doc, err := a.Source.RepositoryPolicy(ctx, res.AccountID, res.Repository)
 		if err != nil {
-			return ps, err
+			return err
 		}
 		if pol, err := a.parse(doc); err == nil && pol != nil {
-			ps.repo = pol
-			ps.resource = append(ps.resource, pol)
+			repoPol = pol
+			resource = append(resource, pol)
 		}
 	}
 	doc, err := a.Source.RegistryPolicy(ctx, res.AccountID)
 	if err != nil {
-		return ps, err
-	}
-	if pol, err := a.parse(doc); err == nil && pol != nil {
-		ps.registry = pol
-		ps.resource = append(ps.resource, pol)
-	}
-	return ps, nil
-}
-
-// authorize decides a request; img, when not nil, supplies the image keys
-// of a pull (see AuthorizeImage).
-func (a *PolicyAuthorizer) authorize(ctx context.Context, p Principal, action string, res Resource, img Image) error {
-	ps, err := a.load(ctx, p, res)
-	if err != nil {
 		return err
 	}
-	root := !p.Anonymous && p.UserName == ""
+	if pol, err := a.parse(doc); err == nil && pol != nil {
+		regPol = pol
+		resource = append(resource, pol)
+	}
+
 	// The account root acting in its own account is allowed unless a
 	// resource policy applies (only an explicit Deny there could stop it):
 	// the common case costs no evaluation.
-	if root && p.AccountID == res.AccountID && len(ps.resource) == 0 {
+	if root && p.AccountID == res.AccountID && len(resource) == 0 {
 		return nil
 	}
 	req := policy.Request{
@@ -190,7 +184,10 @@ func (a *PolicyAuthorizer) authorize(ctx context.Context, p Principal, action st
 	if !p.Anonymous {
 		req.Principal.ARN = p.String()
 	}
-	gated := img != nil && ps.readImageKeys()
+	gated := pull && (readImageKeys(identity) || readImageKeys(resource))
+	if gated && img == nil {
+		return ErrImageNeeded
+	}
 	if gated {
 		keys, err := img.Keys(ctx)
 		if err != nil {
@@ -200,12 +197,13 @@ func (a *PolicyAuthorizer) authorize(ctx context.Context, p Principal, action st
 			req.Context.Set(k, v...)
 		}
 	}
-	d := policy.Authorize(req, ps.identity, ps.resource)
+	d := policy.Authorize(req, identity, resource)
 	if d.Allowed {
 		return nil
 	}
 	denied := &DeniedError{Action: action, Resource: res.ARN(), Reason: d.Reason}
 	if gated {
+		ps := policies{identity: identity, resource: resource, repo: repoPol, registry: regPol}
 		if msg, ok := explainGate(req, ps, d, img); ok {
 			denied.Message, denied.Gate = msg, true
 		}

@@ -2,6 +2,7 @@ package access
 
 import (
 	"context"
+	"errors"
 	"strconv"
 
 	"github.com/wharfhq/wharf/internal/policy"
@@ -25,12 +26,18 @@ type Image interface {
 	Explain(holds func(policy.Context) bool) string
 }
 
+// ErrImageNeeded is AuthorizeImage's answer, without an image, when a
+// governing policy reads wharf: keys: the caller resolves the image and
+// asks again with it. (So the common, ungated pull builds no Image.)
+var ErrImageNeeded = errors.New("access: the image of the pull is needed to decide")
+
 // ImageAuthorizer is an Authorizer that applies pull gates.
 type ImageAuthorizer interface {
 	Authorizer
 	// AuthorizeImage is Authorize for a pull of img: the policies may
 	// test its wharf: keys. A denial by a gate is a *DeniedError with
-	// Gate set and a Message naming what blocks the image.
+	// Gate set and a Message naming what blocks the image. With img nil
+	// it answers ErrImageNeeded when the keys matter.
 	AuthorizeImage(ctx context.Context, p Principal, action string, res Resource, img Image) error
 	// GatesImages reports whether a policy governing p's requests on res
 	// reads a wharf: key, i.e. whether authorizing each image of a batch
@@ -40,25 +47,49 @@ type ImageAuthorizer interface {
 
 // AuthorizeImage implements ImageAuthorizer.
 func (a *PolicyAuthorizer) AuthorizeImage(ctx context.Context, p Principal, action string, res Resource, img Image) error {
-	return a.authorize(ctx, p, action, res, img)
+	return a.authorize(ctx, p, action, res, img, true)
 }
 
 // GatesImages implements ImageAuthorizer.
 func (a *PolicyAuthorizer) GatesImages(ctx context.Context, p Principal, res Resource) (bool, error) {
-	ps, err := a.load(ctx, p, res)
+	if !p.Anonymous && p.UserName != "" {
+		docs, err := a.Source.IdentityPolicies(ctx, p.AccountID, p.UserName)
+		if err != nil {
+			return false, err
+		}
+		if readImageKeysOf(a, docs...) {
+			return true, nil
+		}
+	}
+	var docs []string
+	if res.Repository != "" {
+		doc, err := a.Source.RepositoryPolicy(ctx, res.AccountID, res.Repository)
+		if err != nil {
+			return false, err
+		}
+		docs = append(docs, doc)
+	}
+	doc, err := a.Source.RegistryPolicy(ctx, res.AccountID)
 	if err != nil {
 		return false, err
 	}
-	return ps.readImageKeys(), nil
+	return readImageKeysOf(a, append(docs, doc)...), nil
+}
+
+func readImageKeysOf(a *PolicyAuthorizer, docs ...string) bool {
+	for _, d := range docs {
+		if p, err := a.parse(d); err == nil && p != nil && p.UsesKeysOf(imageKeyService) {
+			return true
+		}
+	}
+	return false
 }
 
 // readImageKeys reports whether any of the policies reads a wharf: key.
-func (ps *policies) readImageKeys() bool {
-	for _, list := range [][]*policy.Policy{ps.identity, ps.resource} {
-		for _, p := range list {
-			if p.UsesKeysOf(imageKeyService) {
-				return true
-			}
+func readImageKeys(list []*policy.Policy) bool {
+	for _, p := range list {
+		if p.UsesKeysOf(imageKeyService) {
+			return true
 		}
 	}
 	return false

@@ -29,6 +29,7 @@ import (
 	"github.com/wharfhq/wharf/internal/httpapi/wharfapi"
 	"github.com/wharfhq/wharf/internal/jobs"
 	"github.com/wharfhq/wharf/internal/registry"
+	"github.com/wharfhq/wharf/internal/scan/gate"
 	"github.com/wharfhq/wharf/internal/store/blob"
 	"github.com/wharfhq/wharf/internal/store/blob/fs"
 	"github.com/wharfhq/wharf/internal/store/blob/s3"
@@ -96,7 +97,9 @@ type App struct {
 	Bootstrap Bootstrap
 	Collector *gc.Collector
 	Metrics   *middleware.Metrics
-	handler   http.Handler
+	// Gate computes pull-gate facts; its Scans is the scan store.
+	Gate    *gate.Gate
+	handler http.Handler
 }
 
 // New opens the stores, bootstraps the default account and builds the
@@ -142,6 +145,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		authn = access.Anonymous{AccountID: boot.AccountID}
 		authz = access.AccountAuthorizer{}
 	}
+	// Pull gates: the facts of images for wharf: condition keys, with
+	// stored and OpenVEX suppressions applied.
+	gates := &gate.Gate{Suppressions: st.Meta, VEX: &gate.RegistryVEX{Registry: reg}}
+	a.Gate = gates
 	v2 := &oci.Handler{
 		Registry:   reg,
 		Authn:      authn,
@@ -149,6 +156,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		Region:     cfg.Region,
 		AccountFor: func(*http.Request) string { return boot.AccountID },
 		Logger:     logger,
+		Gate:       gates,
 	}
 	v2.BlobRedirect = cfg.BlobRedirect // S3: 307 to a presigned URL
 	ecrServer := &ecr.Server{
@@ -158,6 +166,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		Tokens:   tokens,
 		Region:   cfg.Region,
 		Pager:    awsjson.Paginator{Key: tokenKey},
+		Gate:     gates,
 	}
 	if cfg.PublicURL != "" {
 		if u, err := url.Parse(cfg.PublicURL); err == nil {

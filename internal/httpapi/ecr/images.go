@@ -571,12 +571,27 @@ func sameImageID(a, b ecrapi.ImageIdentifier) bool {
 // BatchGetImage returns the manifests of the named images, exactly as
 // stored, and records a pull of each.
 func (s *Server) BatchGetImage(ctx context.Context, in *ecrapi.BatchGetImageInput) (*ecrapi.BatchGetImageOutput, error) {
+	if gated, err := s.pullGated(ctx, in.RegistryId, in.RepositoryName); err != nil || gated {
+		if err != nil {
+			return nil, err
+		}
+		return s.batchGetGated(ctx, in)
+	}
 	r, account, err := s.repository(ctx, in.RegistryId, in.RepositoryName, "ecr:BatchGetImage")
 	if err != nil {
 		return nil, err
 	}
 	out := &ecrapi.BatchGetImageOutput{Images: []ecrapi.Image{}, Failures: []ecrapi.ImageFailure{}}
-	err = s.eachImage(ctx, r, in.ImageIds, &out.Failures, func(id ecrapi.ImageIdentifier, tag string, m meta.Manifest) error {
+	err = s.eachImage(ctx, r, in.ImageIds, &out.Failures, s.batchGetOne(in, r, account, out))
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// batchGetOne adds one found image to a BatchGetImage answer.
+func (s *Server) batchGetOne(in *ecrapi.BatchGetImageInput, r meta.Repository, account string, out *ecrapi.BatchGetImageOutput) func(id ecrapi.ImageIdentifier, tag string, m meta.Manifest) error {
+	return func(id ecrapi.ImageIdentifier, tag string, m meta.Manifest) error {
 		if len(in.AcceptedMediaTypes) > 0 && !slices.Contains(in.AcceptedMediaTypes, m.MediaType) {
 			// ECR converts between some formats; this server stores and
 			// serves one format per image, so the image is not found in
@@ -598,11 +613,7 @@ func (s *Server) BatchGetImage(ctx context.Context, in *ecrapi.BatchGetImageInpu
 		out.Images = append(out.Images, img)
 		s.Registry.NotePull(r, m.Digest)
 		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
-	return out, nil
 }
 
 // eachImage resolves the image ids of a batch request once each, recording

@@ -62,8 +62,11 @@ type errorItem struct {
 // logged and answered as 500 without detail, so internals never leak.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var re *registry.Error
+	var de *access.DeniedError
 	switch {
 	case errors.As(err, &re):
+	case errors.As(err, &de) && de.Gate:
+		re = &registry.Error{Code: registry.CodeDenied, Message: de.Message}
 	case errors.Is(err, access.ErrDenied):
 		re = &registry.Error{Code: registry.CodeDenied, Message: "requested access to the resource is denied"}
 	case errors.Is(err, access.ErrNoCredentials), errors.Is(err, access.ErrBadCredentials):

@@ -28,13 +28,8 @@ func (h *Handler) manifests(req *request) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		middleware.SetRoute(r.Context(), "manifest_get")
-		repo, ok := h.repo(req, false, access.ActionBatchGetImage)
+		m, repo, ok := h.pull(req, ref)
 		if !ok {
-			return
-		}
-		m, err := h.Registry.GetManifest(r.Context(), repo, ref)
-		if err != nil {
-			h.writeError(w, r, err)
 			return
 		}
 		hd := w.Header()

@@ -52,6 +52,7 @@ type Manifest struct {
 // made on another node is seen within that time; Forget drops what a local
 // change makes stale at once.
 type Gate struct {
+	// Scans is the scan store (nil: every image is unscanned, NONE).
 	Scans        ScanSource
 	Suppressions SuppressionSource
 	VEX          VEXSource // optional
@@ -158,14 +159,18 @@ func statusRank(s string) int {
 // index it is part of ("" for a lone image), whose digest-scoped
 // suppressions apply too.
 func (g *Gate) imageFacts(ctx context.Context, account, repo, digest, index string) (Facts, error) {
-	sc, err := g.Scans.ImageScan(ctx, account, repo, digest)
-	if err != nil {
-		return Facts{}, err
+	sc := Scan{Status: StatusNone}
+	if g.Scans != nil {
+		var err error
+		if sc, err = g.Scans.ImageScan(ctx, account, repo, digest); err != nil {
+			return Facts{}, err
+		}
 	}
 	f := Facts{Digest: digest, Status: normalizeStatus(sc.Status), Scanned: sc.Scanned}
 	if !sc.Scanned || len(sc.Findings) == 0 {
 		return f, nil
 	}
+	var err error
 	f.Findings, f.Suppressed, err = g.apply(ctx, account, repo, digest, index, sc.Findings)
 	return f, err
 }
