@@ -2,9 +2,13 @@ package inventory
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -21,6 +25,7 @@ import (
 	"github.com/google/osv-scalibr/extractor/filesystem/os/apk"
 	"github.com/google/osv-scalibr/extractor/filesystem/os/dpkg"
 	"github.com/google/osv-scalibr/extractor/filesystem/os/rpm"
+	scalibrinv "github.com/google/osv-scalibr/inventory"
 
 	cpb "github.com/google/osv-scalibr/binary/proto/config_go_proto"
 )
@@ -46,7 +51,7 @@ const (
 // which read it through the filesystem).
 var osReleasePaths = []string{"etc/os-release", "usr/lib/os-release"}
 
-func newCataloguers() (*cataloguers, error) {
+func newCataloguers(tempDir string) (*cataloguers, error) {
 	// Size limits are the squasher's (Options); the extractors get none.
 	cfg := &cpb.PluginConfig{}
 	c := &cataloguers{}
@@ -67,7 +72,10 @@ func newCataloguers() (*cataloguers, error) {
 	}{
 		{dpkg.New, nil},
 		{apk.New, nil},
-		{rpm.New, nil},
+		{func(cfg *cpb.PluginConfig) (filesystem.Extractor, error) {
+			e, err := rpm.New(cfg)
+			return rpmDB{Extractor: e, tempDir: tempDir}, err
+		}, nil},
 		{packagelockjson.New, nil},
 		{packagejson.New, installedNodeModule},
 		{wheelegg.New, notWheel},
@@ -122,6 +130,67 @@ func notWheel(p string) bool { return !strings.HasSuffix(p, ".whl") }
 // gem's source tree carries.
 func installedGemspec(p string) bool { return path.Base(path.Dir(p)) == "specifications" }
 
+// rpmDirs are where rpm keeps its database (as the rpm extractor knows).
+var rpmDirs = []string{"usr/lib/sysimage/rpm", "var/lib/rpm", "usr/share/rpm"}
+
+// isRPMWAL is an SQLite rpm database's write-ahead log, whose commits
+// are part of the database until checkpointed.
+func isRPMWAL(p string) bool {
+	return path.Base(p) == "rpmdb.sqlite-wal" && slices.Contains(rpmDirs, path.Dir(p))
+}
+
+// rpmDB runs the rpm extractor, which opens its database by a real path
+// (SQLite, Berkeley DB and NDB readers want files), on a copy of the
+// database in the scan's temporary directory, next to its write-ahead log
+// when there is one.
+type rpmDB struct {
+	filesystem.Extractor
+	tempDir string
+}
+
+func (r rpmDB) Extract(ctx context.Context, in *filesystem.ScanInput) (scalibrinv.Inventory, error) {
+	root, err := os.MkdirTemp(r.tempDir, "wharf-rpmdb-*")
+	if err != nil {
+		return scalibrinv.Inventory{}, err
+	}
+	defer os.RemoveAll(root)
+	files := []string{in.Path}
+	if path.Base(in.Path) == "rpmdb.sqlite" {
+		files = append(files, in.Path+"-wal")
+	}
+	for _, p := range files {
+		if err := copyOut(in.FS, p, filepath.Join(root, filepath.FromSlash(p))); err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p != in.Path {
+				continue
+			}
+			return scalibrinv.Inventory{}, err
+		}
+	}
+	cp := *in
+	cp.Root = root
+	return r.Extractor.Extract(ctx, &cp)
+}
+
+func copyOut(fsys fs.FS, p, dst string) error {
+	src, err := fsys.Open(p)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, src); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
 // fileAPI is filesystem.FileAPI for a path and its tar header or node.
 type fileAPI struct {
 	path string
@@ -133,7 +202,7 @@ func (a fileAPI) Stat() (fs.FileInfo, error) { return a.info, nil }
 
 // wanted tells whether a regular file is to be kept, and how.
 func (c *cataloguers) wanted(p string, info fileInfo) want {
-	if slices.Contains(osReleasePaths, p) {
+	if slices.Contains(osReleasePaths, p) || isRPMWAL(p) {
 		return wantPlain
 	}
 	api := fileAPI{path: p, info: info}

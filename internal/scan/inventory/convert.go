@@ -116,6 +116,11 @@ func convertOne(sp *extractor.Package, osEco string) (Package, bool) {
 		p.Name = "stdlib"
 	}
 	if u := sp.PURL(); u != nil {
+		if u.Type == purl.TypeNPM {
+			// osv-scalibr's "source" qualifier is its own (where it thinks
+			// the package came from, often "UNKNOWN"), not the purl spec's.
+			u.Qualifiers = nil
+		}
 		p.PURL = u.String()
 	}
 	if loc := sp.Location.PathOrEmpty(); loc != "" {

@@ -87,7 +87,7 @@ const maxWarnings = 100
 func Extract(ctx context.Context, layers []Layer, opts Options) (*Inventory, error) {
 	opts.defaults()
 	quietScalibr()
-	cat, err := newCataloguers()
+	cat, err := newCataloguers(opts.TempDir)
 	if err != nil {
 		return nil, fmt.Errorf("inventory: %w", err)
 	}

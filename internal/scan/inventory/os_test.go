@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -161,5 +162,99 @@ func TestApk(t *testing.T) {
 	}
 	if inv.Platform != "" || inv.Cataloguer != Cataloguer {
 		t.Errorf("platform %q cataloguer %q", inv.Platform, inv.Cataloguer)
+	}
+}
+
+const rhelOSRelease = `NAME="Red Hat Enterprise Linux"
+VERSION="9.3 (Plow)"
+ID="rhel"
+ID_LIKE="fedora"
+VERSION_ID="9.3"
+PLATFORM_ID="platform:el9"
+PRETTY_NAME="Red Hat Enterprise Linux 9.3 (Plow)"
+CPE_NAME="cpe:/o:redhat:enterprise_linux:9::baseos"
+`
+
+// rpmDatabase builds two packages from one source package with rpmbuild
+// and installs them (database only) into a fresh SQLite rpm database, as
+// rpm 4.16+ (Fedora 33+, RHEL 9) keeps it; it returns the database file.
+func rpmDatabase(t *testing.T) []byte {
+	t.Helper()
+	for _, tool := range []string{"rpm", "rpmbuild"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed (scripts/install-tools.sh installs it)", tool)
+		}
+	}
+	dir := t.TempDir()
+	spec := `Name: foo
+Version: 1.2.3
+Release: 4.el9
+Epoch: 2
+Summary: test package
+License: MIT
+BuildArch: noarch
+
+%description
+test
+
+%package -n libfoo
+Summary: test library
+License: BSD-3-Clause
+%description -n libfoo
+library
+
+%files
+%files -n libfoo
+`
+	if err := os.WriteFile(filepath.Join(dir, "foo.spec"), []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(name string, args ...string) {
+		t.Helper()
+		cmd := exec.Command(name, args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "HOME="+dir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+		}
+	}
+	run("rpmbuild", "-bb", "--quiet", "--define", "_topdir "+filepath.Join(dir, "top"), "foo.spec")
+	root := filepath.Join(dir, "root")
+	db := []string{"--root", root, "--define", "_dbpath /var/lib/rpm", "--define", "_db_backend sqlite"}
+	run("rpm", append(db, "--initdb")...)
+	rpms, _ := filepath.Glob(filepath.Join(dir, "top", "RPMS", "noarch", "*.rpm"))
+	if len(rpms) != 2 {
+		t.Fatalf("rpmbuild made %v", rpms)
+	}
+	run("rpm", append(append(db, "-i", "--justdb", "--nodeps", "--noscripts", "--notriggers"), rpms...)...)
+	b, err := os.ReadFile(filepath.Join(root, "var", "lib", "rpm", "rpmdb.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestRPMSQLite(t *testing.T) {
+	db := rpmDatabase(t)
+	inv := extract(t, layers(t, gzipped,
+		[]entry{file("usr/lib/os-release", rhelOSRelease), symlink("etc/os-release", "../usr/lib/os-release")},
+		[]entry{binFile("var/lib/rpm/rpmdb.sqlite", db, 0o644)},
+	))
+	want := []Package{
+		{Name: "foo", Version: "2:1.2.3-4.el9", Ecosystem: "Red Hat", Kind: KindOS, Arch: "noarch",
+			PURL:      "pkg:rpm/rhel/foo@1.2.3-4.el9?arch=noarch&distro=rhel-9.3&epoch=2&sourcerpm=foo-1.2.3-4.el9.src.rpm",
+			Locations: []string{"/var/lib/rpm/rpmdb.sqlite"}, Licenses: []string{"MIT"}},
+		{Name: "libfoo", Version: "2:1.2.3-4.el9", Ecosystem: "Red Hat", Kind: KindOS, Arch: "noarch", SourceName: "foo",
+			PURL:      "pkg:rpm/rhel/libfoo@1.2.3-4.el9?arch=noarch&distro=rhel-9.3&epoch=2&sourcerpm=foo-1.2.3-4.el9.src.rpm",
+			Locations: []string{"/var/lib/rpm/rpmdb.sqlite"}, Licenses: []string{"BSD-3-Clause"}},
+	}
+	if !reflect.DeepEqual(inv.Packages, want) {
+		t.Errorf("packages:\n got %+v\nwant %+v", inv.Packages, want)
+	}
+	if got := inv.Distro.OSVEcosystem("Red Hat"); got != "Red Hat:enterprise_linux:9::baseos" {
+		t.Errorf("OSVEcosystem = %q", got)
+	}
+	if len(inv.Warnings) != 0 {
+		t.Errorf("warnings %q", inv.Warnings)
 	}
 }
