@@ -116,11 +116,11 @@ func (s *Service) RestoreImage(ctx context.Context, r meta.Repository, d string,
 	case errors.As(err, &miss) && errors.Is(err, meta.ErrChildMissing):
 		return RestoreResult{}, &Error{Code: CodeManifestBlobUnknown,
 			Message: fmt.Sprintf("cannot restore %s: the images it lists are gone from repository %s: %s", d, r.Name, strings.Join(miss.Digests, ", ")),
-			Detail:  map[string]any{"digests": miss.Digests}}
+			Detail:  map[string]any{"digests": miss.Digests, "kind": "manifest"}}
 	case errors.As(err, &miss):
 		return RestoreResult{}, &Error{Code: CodeManifestBlobUnknown,
 			Message: fmt.Sprintf("cannot restore %s: blobs it needs are no longer in repository %s: %s", d, r.Name, strings.Join(miss.Digests, ", ")),
-			Detail:  map[string]any{"digests": miss.Digests}}
+			Detail:  map[string]any{"digests": miss.Digests, "kind": "blob"}}
 	case errors.Is(err, meta.ErrNotFound):
 		// The repository went, or the entry expired or was restored by
 		// someone else meanwhile.
