@@ -101,7 +101,9 @@ func TestPlatformGuardHistoryAndBin(t *testing.T) {
 	amdLocal := buildPlatformImage(t, spec, docker, "linux/amd64", "app")
 	armLocal := buildPlatformImage(t, spec, docker, "linux/arm64", "app")
 	latest := s.Ref(repo, "latest")
-	t.Cleanup(func() { _, _, _ = run(t, cmdSpec{env: env, timeout: time.Minute}, docker, "rmi", "-f", latest, s.Ref(repo, "arm")) })
+	t.Cleanup(func() {
+		_, _, _ = run(t, cmdSpec{env: env, timeout: time.Minute}, docker, "rmi", "-f", latest, s.Ref(repo, "arm"))
+	})
 	push := func(local, ref string) (string, string, error) {
 		t.Helper()
 		mustRun(t, spec, docker, "tag", local, ref)
