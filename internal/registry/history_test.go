@@ -37,7 +37,7 @@ func (c *clock) add(d time.Duration) {
 }
 
 type core struct {
-	t     *testing.T
+	t     testing.TB
 	svc   *registry.Service
 	store meta.Store
 	clock *clock
@@ -46,7 +46,7 @@ type core struct {
 
 var alice = registry.Actor{Principal: "arn:aws:iam::123456789012:user/alice", Via: "test"}
 
-func newCore(t *testing.T, retention time.Duration, mutability string) *core {
+func newCore(t testing.TB, retention time.Duration, mutability string) *core {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(dir, "meta.db"))
