@@ -50,11 +50,18 @@ func NewPlatforms(ps ...string) Platforms {
 // spellings of one platform compare equal: lower case, aarch64 -> arm64,
 // x86_64 -> amd64, the default variants (arm64/v8, amd64/v1) dropped and
 // arm without a variant taken as arm/v7. It returns "" when os or
-// architecture is missing or "unknown".
+// architecture is missing or "unknown", or a part holds a '/' or a blank.
 func FormatPlatform(os, arch, variant string) string {
 	os, arch, variant = strings.ToLower(strings.TrimSpace(os)), strings.ToLower(strings.TrimSpace(arch)), strings.ToLower(strings.TrimSpace(variant))
 	if os == "" || arch == "" || os == "unknown" || arch == "unknown" {
 		return ""
+	}
+	for _, part := range []string{os, arch, variant} {
+		// A separator or blank inside a part would let two platforms
+		// print the same: such a config names no valid platform.
+		if strings.ContainsFunc(part, func(r rune) bool { return r == '/' || r <= ' ' || r == 0x7f }) {
+			return ""
+		}
 	}
 	switch arch {
 	case "aarch64":
