@@ -166,6 +166,7 @@ type Store interface {
 	JobStore
 	AuditStore
 	HistoryStore
+	VulnStore
 
 	Close() error
 	Ping(ctx context.Context) error
