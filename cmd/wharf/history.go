@@ -25,7 +25,7 @@ import (
 // `wharf admin`, they work offline against the data directory (or the
 // configured engines), through the registry core, so its rules apply
 // (immutability, the guard) and a running server sees the result within
-// its cache TTL (about a second).
+// its cache TTLs (tags 0.5 s, the guard setting 2 s).
 
 // coreCmd is what these commands share: the account (--account) and the
 // configuration flags.
@@ -209,7 +209,8 @@ func tagGuardCmd() *cobra.Command {
 		Long: `With the platform guard on, a push that moves an existing tag to an image whose platforms
 (os/arch[/variant] from its config, or of an index's entries) differ from those of the image the tag
 points at is refused, naming both platform sets. Send the header X-Wharf-Platform-Override: true
-(on /v2/ or with PutImage) to change platforms on purpose, or roll back with --allow-platform-change.`,
+(on /v2/ or with PutImage) to change platforms on purpose, or roll back with --allow-platform-change.
+A running server applies a change made here within 2 seconds (at once through PutPlatformGuard).`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var on *bool

@@ -51,7 +51,7 @@ func (s *Service) deleteImage(ctx context.Context, r meta.Repository, del meta.I
 	if del.Tag != "" {
 		s.tags.drop(r.ID, del.Tag)
 	}
-	if d := cmp(res.Digest, del.Digest); d != "" {
+	if d := firstNonEmpty(res.Digest, del.Digest); d != "" {
 		s.manifests.drop(r.ID, d)
 		s.tags.dropDigest(r.ID, d)
 	}
@@ -74,7 +74,7 @@ func (s *Service) deleteImage(ctx context.Context, r meta.Repository, del meta.I
 	return res, err
 }
 
-func cmp(a, b string) string {
+func firstNonEmpty(a, b string) string {
 	if a != "" {
 		return a
 	}
