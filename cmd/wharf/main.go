@@ -24,5 +24,6 @@ func rootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(serveCmd(), versionCmd(), adminCmd(), gcCmd(), migrateCmd(), auditCmd())
+	root.AddCommand(tagCmd(), binCmd())
 	return root
 }

@@ -117,6 +117,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	reg := registry.New(st.Meta, st.Blobs, registry.Options{
 		CreateOnPush:     cfg.CreateOnPush,
 		MaxManifestBytes: cfg.MaxManifestBytes,
+		BinRetention:     cfg.RecycleBinRetention,
+		Logger:           logger,
 	})
 	a := &App{Config: cfg, Logger: logger, Stores: st, Registry: reg, Bootstrap: boot}
 	a.Collector = &gc.Collector{Meta: st.Meta, Blobs: st.Blobs, Grace: cfg.GCGrace, UploadTTL: cfg.UploadTTL}
@@ -245,8 +247,14 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		// the queue, and it runs once per interval across all nodes.
 		runner := &jobs.Runner{Store: a.Stores.Meta, Poll: min(5*time.Second, a.Config.GCInterval), Logger: a.Logger}
 		runner.Handle(jobs.KindGC, jobs.GCHandler(a.Collector, a.Logger))
-		sched := &jobs.Scheduler{Store: a.Stores.Meta, Logger: a.Logger,
-			Jobs: []jobs.Periodic{{Kind: jobs.KindGC, Interval: a.Config.GCInterval}}}
+		// Expired recycle bin entries are dropped as often as GC runs (at
+		// least hourly), so their blobs go with a following GC; also with
+		// the bin turned off, for the entries it held before.
+		runner.Handle(jobs.KindBinPurge, jobs.BinPurgeHandler(a.Registry, a.Logger))
+		sched := &jobs.Scheduler{Store: a.Stores.Meta, Logger: a.Logger, Jobs: []jobs.Periodic{
+			{Kind: jobs.KindGC, Interval: a.Config.GCInterval},
+			{Kind: jobs.KindBinPurge, Interval: min(a.Config.GCInterval, time.Hour)},
+		}}
 		schedDone := make(chan struct{})
 		go func() { sched.Run(workers); close(schedDone) }()
 		runner.Run(workers)

@@ -245,7 +245,7 @@ log_format: json
 				"WHARF_PUBLIC_URL=https://registry.example.com", "WHARF_ACCOUNT_ID=123456789012",
 				"WHARF_ADMIN_ACCESS_KEY_ID=AKIDEXAMPLE", "WHARF_ADMIN_SECRET_ACCESS_KEY=" + secret,
 				"WHARF_ANONYMOUS=yes", "WHARF_CREATE_ON_PUSH=0", "WHARF_LOG_FORMAT=json", "WHARF_LOG_LEVEL=debug", "WHARF_ACCESS_LOG=false", "WHARF_FSYNC=true", "WHARF_BLOB_REDIRECT=true",
-				"WHARF_GC_INTERVAL=10m", "WHARF_GC_GRACE=1h", "WHARF_UPLOAD_TTL=2h", "WHARF_MAX_MANIFEST_BYTES=100KiB",
+				"WHARF_GC_INTERVAL=10m", "WHARF_GC_GRACE=1h", "WHARF_UPLOAD_TTL=2h", "WHARF_RECYCLE_BIN_RETENTION=0", "WHARF_MAX_MANIFEST_BYTES=100KiB",
 				"WHARF_READ_HEADER_TIMEOUT=5s", "WHARF_IDLE_TIMEOUT=1m", "WHARF_SHUTDOWN_TIMEOUT=9s",
 			},
 			check: func(t *testing.T, c Config) {
@@ -421,6 +421,8 @@ func TestValidate(t *testing.T) {
 		{"gc interval zero", func(c *Config) { c.GCInterval = 0 }, "gc_interval:"},
 		{"gc grace negative", func(c *Config) { c.GCGrace = -time.Second }, "gc_grace:"},
 		{"upload ttl zero", func(c *Config) { c.UploadTTL = 0 }, "upload_ttl:"},
+		{"recycle bin off", func(c *Config) { c.RecycleBinRetention = 0 }, ""},
+		{"recycle bin negative", func(c *Config) { c.RecycleBinRetention = -time.Hour }, "recycle_bin_retention:"},
 		{"read header timeout", func(c *Config) { c.ReadHeaderTimeout = 0 }, "read_header_timeout:"},
 		{"manifest size", func(c *Config) { c.MaxManifestBytes = 0 }, "max_manifest_bytes:"},
 	}

@@ -93,6 +93,8 @@ var fields = []field{
 		ptr: func(c *Config) any { return &c.GCGrace }},
 	{key: "upload_ttl", kind: kindDuration, usage: "how long an idle blob upload session is kept",
 		ptr: func(c *Config) any { return &c.UploadTTL }},
+	{key: "recycle_bin_retention", kind: kindDuration, usage: "how long deleted images stay restorable in the recycle bin (0: delete immediately)",
+		ptr: func(c *Config) any { return &c.RecycleBinRetention }},
 	{key: "max_manifest_bytes", kind: kindBytes, usage: "maximum manifest size in bytes (suffixes KiB, MiB, GiB accepted)",
 		ptr: func(c *Config) any { return &c.MaxManifestBytes }},
 	{key: "read_header_timeout", kind: kindDuration, usage: "time allowed to read request headers",

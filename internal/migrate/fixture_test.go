@@ -24,6 +24,7 @@ import (
 
 	"github.com/wharfhq/wharf/internal/app"
 	"github.com/wharfhq/wharf/internal/config"
+	"github.com/wharfhq/wharf/internal/registry"
 	"github.com/wharfhq/wharf/internal/store/meta"
 )
 
@@ -295,6 +296,8 @@ func buildSource(t *testing.T) *fixture {
 		Description:  aws.String("repositories created on push"),
 		ResourceTags: []types.Tag{{Key: aws.String("origin"), Value: aws.String("push")}}})).must(t)
 	try(adminECR.PutLifecyclePolicy(ctx, &ecr.PutLifecyclePolicyInput{RepositoryName: aws.String("team/app"), LifecyclePolicyText: aws.String(lifecyclePolicy)})).must(t)
+	appRepo := try(a.Registry.Repository(ctx, accountA, "team/app", false)).must(t)
+	try(a.Registry.SetPlatformGuard(ctx, appRepo, true, registry.Actor{Principal: "fixture", Via: "test"})).must(t)
 	try(adminECR.TagResource(ctx, &ecr.TagResourceInput{ResourceArn: aws.String("arn:aws:ecr:us-east-1:" + accountA + ":repository/team/locked"),
 		Tags: []types.Tag{{Key: aws.String("compliance"), Value: aws.String("pci")}}})).must(t)
 

@@ -473,7 +473,39 @@ func (c *Copier) copyRepository(ctx context.Context, rep *Report, bc *blobCopier
 	if err := c.copyTagEvents(ctx, rep, sr, dr); err != nil {
 		return err
 	}
-	return c.copyLifecyclePolicy(ctx, rep, sr, dr)
+	if err := c.copyLifecyclePolicy(ctx, rep, sr, dr); err != nil {
+		return err
+	}
+	return c.copyPlatformGuard(ctx, rep, sr, dr)
+}
+
+// copyPlatformGuard copies the repository's platform guard setting (the
+// recycle bin is not copied: its entries are deleted images).
+func (c *Copier) copyPlatformGuard(ctx context.Context, rep *Report, sr, dr meta.Repository) error {
+	sg, err := c.SrcMeta.GetPlatformGuard(ctx, sr.ID)
+	if err != nil {
+		return fmt.Errorf("source: platform guard: %w", err)
+	}
+	dg, err := c.DstMeta.GetPlatformGuard(ctx, dr.ID)
+	if err != nil {
+		return fmt.Errorf("destination: platform guard: %w", err)
+	}
+	switch {
+	case sg.UpdatedAt.IsZero() && dg.UpdatedAt.IsZero():
+		return nil // never set on either side
+	case sg.Enabled == dg.Enabled && sg.UpdatedAt.Equal(dg.UpdatedAt) && sg.UpdatedBy == dg.UpdatedBy:
+		rep.skipped(KindPlatformGuards, 1)
+		return nil
+	}
+	sg.RepoID = dr.ID
+	if sg.UpdatedAt.IsZero() {
+		sg.UpdatedAt = dg.UpdatedAt // set only on the destination: turn it off there
+	}
+	if err := c.DstMeta.PutPlatformGuard(ctx, sg); err != nil {
+		return fmt.Errorf("destination: put platform guard: %w", err)
+	}
+	rep.copied(KindPlatformGuards, 1)
+	return nil
 }
 
 // copyLinks copies the blobs the repository links, then links them. It

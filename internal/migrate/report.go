@@ -24,6 +24,7 @@ const (
 	KindTags              = "tags"
 	KindTagEvents         = "tag_events"
 	KindLifecyclePolicies = "lifecycle_policies"
+	KindPlatformGuards    = "platform_guards"
 	KindResourceTags      = "resource_tags"
 )
 
@@ -31,7 +32,7 @@ const (
 var kinds = []string{
 	KindAccounts, KindUsers, KindUserPolicies, KindAccessKeys, KindRegistryPolicies, KindAccountSettings,
 	KindCreationTemplates, KindRepositories, KindBlobs, KindBlobLinks, KindManifests, KindPullTimes, KindTags,
-	KindTagEvents, KindLifecyclePolicies, KindResourceTags,
+	KindTagEvents, KindLifecyclePolicies, KindPlatformGuards, KindResourceTags,
 }
 
 // Count is what happened to the items of one kind.

@@ -38,6 +38,7 @@ type snapshot struct {
 type repoSnapshot struct {
 	Repo      meta.Repository
 	Lifecycle *meta.LifecyclePolicy
+	Guard     meta.PlatformGuard
 	Links     []string
 	Manifests []meta.Manifest
 	Refs      map[string]meta.Refs
@@ -72,6 +73,8 @@ func takeSnapshot(t *testing.T, st *migrate.Stores) *snapshot {
 				lp.RepoID = 0
 				rs.Lifecycle = &lp
 			}
+			rs.Guard = try(m.GetPlatformGuard(ctx, r.ID)).must(t)
+			rs.Guard.RepoID = 0
 			for _, b := range try(m.ListBlobLinks(ctx, r.ID, "", 0)).must(t) {
 				rs.Links = append(rs.Links, fmt.Sprintf("%s:%d", b.Digest, b.Size))
 				s.Blobs[b.Digest] = b.Size
@@ -159,6 +162,9 @@ func (s *snapshot) totals() map[string]int64 {
 		n[migrate.KindTagEvents] += int64(len(r.Events))
 		if r.Lifecycle != nil {
 			n[migrate.KindLifecyclePolicies]++
+		}
+		if !r.Guard.UpdatedAt.IsZero() {
+			n[migrate.KindPlatformGuards]++
 		}
 		for _, m := range r.Manifests {
 			if !m.LastPullAt.IsZero() {

@@ -7,6 +7,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/wharfhq/wharf/internal/store/blob"
@@ -26,6 +27,12 @@ type Options struct {
 	// TagCacheTTL bounds how long a resolved tag is reused without asking
 	// the store; other nodes' tag moves are seen within it (default 500ms).
 	TagCacheTTL time.Duration
+	// BinRetention keeps deleted images restorable in the recycle bin for
+	// this long; 0 deletes them at once.
+	BinRetention time.Duration
+	// Logger receives what the core cannot return (an audit event that
+	// was not recorded); nil discards it.
+	Logger *slog.Logger
 }
 
 // Service is the registry core.
@@ -43,6 +50,10 @@ type Service struct {
 	policyDocs docCache
 	uploads    keyedMutex
 	pulls      pullRecorder
+	// guards caches platform guard settings; platformsCache the
+	// platforms of manifests by digest.
+	guards         guardCache
+	platformsCache platformCache
 }
 
 // New returns a registry service over the given stores.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -646,8 +647,10 @@ func (s *Server) eachImage(ctx context.Context, r meta.Repository, ids []ecrapi.
 }
 
 // BatchDeleteImage deletes images by digest (the image and all its tags)
-// or tags (the tag; the image too when that was its last tag, as ECR
-// does).
+// or tags (the tag; the image too when that was its last tag and no index
+// lists it, as ECR does). Deleted images go to the recycle bin when it is
+// on. An image a manifest list references is refused with
+// ImageReferencedByManifestList naming the index.
 func (s *Server) BatchDeleteImage(ctx context.Context, in *ecrapi.BatchDeleteImageInput) (*ecrapi.BatchDeleteImageOutput, error) {
 	r, _, err := s.repository(ctx, in.RegistryId, in.RepositoryName, "ecr:BatchDeleteImage")
 	if err != nil {
@@ -656,41 +659,36 @@ func (s *Server) BatchDeleteImage(ctx context.Context, in *ecrapi.BatchDeleteIma
 	who := registry.Actor{Principal: caller(ctx).String(), Via: "ecr"}
 	out := &ecrapi.BatchDeleteImageOutput{ImageIds: []ecrapi.ImageIdentifier{}, Failures: []ecrapi.ImageFailure{}}
 	err = s.eachImage(ctx, r, in.ImageIds, &out.Failures, func(id ecrapi.ImageIdentifier, tag string, m meta.Manifest) error {
+		var res meta.ImageDeleteResult
+		var err error
 		if tag != "" {
-			deleted, err := s.deleteTag(ctx, r, tag, m.Digest, who)
-			if err != nil {
-				return err
-			}
-			if !deleted {
-				out.Failures = append(out.Failures, imageFailure(id, ecrapi.ImageFailureCodeImageNotFound, reasonNotFound))
-				return nil
-			}
-			out.ImageIds = append(out.ImageIds, ecrapi.ImageIdentifier{ImageDigest: ecrapi.Ptr(m.Digest), ImageTag: ecrapi.Ptr(tag)})
-			return nil
+			res, err = s.Registry.UntagImage(ctx, r, tag, m.Digest, who)
+		} else {
+			res, err = s.Registry.DeleteImage(ctx, r, m.Digest, who)
 		}
-		tags, err := s.Meta.ListTagsOf(ctx, r.ID, m.Digest)
-		if err != nil {
-			return err
-		}
-		err = s.Registry.DeleteManifest(ctx, r, names.Reference{Digest: digest.Digest(m.Digest)}, who)
-		switch registry.CodeOf(err) {
-		case "":
-			if err != nil {
-				return err
-			}
-		case registry.CodeManifestUnknown:
+		var re *registry.Error
+		switch {
+		case err == nil:
+		case errors.As(err, &re) && re.Code == registry.CodeManifestUnknown:
+			// Deleted or moved by someone else since it was resolved.
 			out.Failures = append(out.Failures, imageFailure(id, ecrapi.ImageFailureCodeImageNotFound, reasonNotFound))
 			return nil
-		case registry.CodeManifestReferenced:
-			out.Failures = append(out.Failures, imageFailure(id, ecrapi.ImageFailureCodeImageReferencedByManifestList, reasonReferencedList))
+		case errors.As(err, &re) && re.Code == registry.CodeManifestReferenced:
+			index, _ := re.Detail.(map[string]any)["index"].(string)
+			out.Failures = append(out.Failures, imageFailure(id, ecrapi.ImageFailureCodeImageReferencedByManifestList,
+				reasonReferencedList+": ["+index+"]"))
 			return nil
 		default:
 			return err
 		}
-		if len(tags) == 0 {
+		if tag != "" {
+			out.ImageIds = append(out.ImageIds, ecrapi.ImageIdentifier{ImageDigest: ecrapi.Ptr(m.Digest), ImageTag: ecrapi.Ptr(tag)})
+			return nil
+		}
+		if len(res.Tags) == 0 {
 			out.ImageIds = append(out.ImageIds, ecrapi.ImageIdentifier{ImageDigest: ecrapi.Ptr(m.Digest)})
 		}
-		for _, t := range tags {
+		for _, t := range res.Tags {
 			out.ImageIds = append(out.ImageIds, ecrapi.ImageIdentifier{ImageDigest: ecrapi.Ptr(m.Digest), ImageTag: ecrapi.Ptr(t)})
 		}
 		return nil
@@ -699,29 +697,6 @@ func (s *Server) BatchDeleteImage(ctx context.Context, in *ecrapi.BatchDeleteIma
 		return nil, err
 	}
 	return out, nil
-}
-
-// deleteTag removes a tag, then the image when no tag is left (unless an
-// index still lists it: it stays, untagged). It reports false when the tag
-// was gone already.
-func (s *Server) deleteTag(ctx context.Context, r meta.Repository, tag, d string, who registry.Actor) (bool, error) {
-	err := s.Registry.DeleteManifest(ctx, r, names.Reference{Tag: tag}, who)
-	if registry.CodeOf(err) == registry.CodeManifestUnknown {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	left, err := s.Meta.ListTagsOf(ctx, r.ID, d)
-	if err != nil || len(left) > 0 {
-		return true, err
-	}
-	err = s.Registry.DeleteManifest(ctx, r, names.Reference{Digest: digest.Digest(d)}, who)
-	switch registry.CodeOf(err) {
-	case registry.CodeManifestUnknown, registry.CodeManifestReferenced:
-		err = nil
-	}
-	return true, err
 }
 
 // PutImage stores a manifest (its layers or child images must be in the
@@ -775,7 +750,11 @@ func (s *Server) PutImage(ctx context.Context, in *ecrapi.PutImageInput) (*ecrap
 		return nil, err
 	}
 
-	res, err := s.Registry.PutManifest(ctx, r, ref, p.MediaType, body, registry.Actor{Principal: caller(ctx).String(), Via: "ecr"})
+	var opts registry.PutOptions
+	if hr := awsjson.HTTPRequest(ctx); hr != nil {
+		opts.PlatformOverride, _ = strconv.ParseBool(hr.Header.Get(registry.PlatformOverrideHeader))
+	}
+	res, err := s.Registry.PutManifestWith(ctx, r, ref, p.MediaType, body, registry.Actor{Principal: caller(ctx).String(), Via: "ecr"}, opts)
 	if err != nil {
 		return nil, s.putImageError(err, p, r.Name, account)
 	}
@@ -817,6 +796,10 @@ func (s *Server) putImageError(err error, p *manifest.Parsed, repo, account stri
 		return ecrapi.NewImageDigestDoesNotMatchException(re.Message)
 	case registry.CodeNameUnknown:
 		return repoNotFound(account, repo)
+	case registry.CodePlatformMismatch:
+		return ecrapi.NewInvalidParameterException("Invalid parameter at 'imageManifest' failed to satisfy constraint: '" + re.Message + "; " + registry.OverrideHint(repo) + "'")
+	case registry.CodeTagMoved:
+		return ecrapi.NewInvalidParameterException(re.Message)
 	}
 	return err
 }

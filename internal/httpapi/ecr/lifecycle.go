@@ -301,6 +301,12 @@ type previewImage struct {
 // policy as of asOf and returns the results to store.
 func (s *Server) evaluatePreview(ctx context.Context, r meta.Repository, policy *lifecycle.Policy, asOf time.Time) (previewOutcome, error) {
 	var all []previewImage
+	// When a tag was last moved to each image, from the tag history
+	// (countType sinceImageTagged).
+	tagged, err := s.Meta.LastTagged(ctx, r.ID)
+	if err != nil {
+		return previewOutcome{}, err
+	}
 	for after := ""; ; {
 		page, err := s.Meta.ListImages(ctx, r.ID, after, previewListBatch)
 		if err != nil {
@@ -312,6 +318,7 @@ func (s *Server) evaluatePreview(ctx context.Context, r meta.Repository, policy 
 				return previewOutcome{}, err
 			}
 			if ok {
+				pi.img.LastTaggedAt = tagged[im.Digest]
 				all = append(all, pi)
 			}
 		}

@@ -20,7 +20,7 @@ func statusOf(c registry.Code) int {
 		return http.StatusRequestedRangeNotSatisfiable
 	case registry.CodeUnauthorized:
 		return http.StatusUnauthorized
-	case registry.CodeDenied:
+	case registry.CodeDenied, registry.CodePlatformMismatch:
 		return http.StatusForbidden
 	case registry.CodeUnsupported:
 		return http.StatusMethodNotAllowed
@@ -28,7 +28,7 @@ func statusOf(c registry.Code) int {
 		return http.StatusTooManyRequests
 	case registry.CodeManifestTooLarge:
 		return http.StatusRequestEntityTooLarge
-	case registry.CodeManifestReferenced:
+	case registry.CodeManifestReferenced, registry.CodeTagMoved:
 		return http.StatusConflict
 	}
 	return http.StatusBadRequest
@@ -42,8 +42,10 @@ func wireCode(c registry.Code) registry.Code {
 		return registry.CodeManifestInvalid
 	case registry.CodeRangeInvalid:
 		return registry.CodeBlobUploadInvalid
-	case registry.CodeManifestReferenced:
+	case registry.CodeManifestReferenced, registry.CodePlatformMismatch:
 		return registry.CodeDenied
+	case registry.CodeTagMoved:
+		return registry.CodeTagInvalid
 	}
 	return c
 }

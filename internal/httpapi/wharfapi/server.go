@@ -195,6 +195,7 @@ type page struct {
 	// After is where the listing resumes (its meaning is the operation's).
 	After string `json:"k,omitempty"`
 	ID    int64  `json:"i,omitempty"`
+	T     int64  `json:"t,omitempty"`
 }
 
 // decodePage reads a nextToken, checking that it continues this listing.

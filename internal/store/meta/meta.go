@@ -123,6 +123,8 @@ type PutManifest struct {
 
 // TagEvent is one move of a tag.
 type TagEvent struct {
+	// ID increases with every event of the store (set when read).
+	ID     int64
 	RepoID int64
 	Tag    string
 	From   string
@@ -164,6 +166,7 @@ type Store interface {
 	JobStore
 	AuditStore
 	SuppressionStore
+	HistoryStore
 	VulnStore
 
 	Close() error

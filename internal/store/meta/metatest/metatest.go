@@ -86,6 +86,16 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 		{"JobsFailRetry", testJobsFailRetry},
 		{"JobsComplete", testJobsComplete},
 		{"Suppressions", testSuppressions},
+		{"TagEventsPaging", testTagEventsPaging},
+		{"MoveTag", testMoveTag},
+		{"BinDeleteRestore", testBinDeleteRestore},
+		{"BinExpiryAndPurge", testBinExpiryAndPurge},
+		{"BinUntag", testBinUntag},
+		{"BinReferenced", testBinReferenced},
+		{"BinRepush", testBinRepush},
+		{"BinKeepsBlobsFromGC", testBinKeepsBlobsFromGC},
+		{"BinListing", testBinListing},
+		{"PlatformGuard", testPlatformGuard},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/wharfhq/wharf/internal/store/meta"
@@ -65,6 +64,11 @@ ON CONFLICT (repo_id, digest) DO NOTHING`,
 			return err
 		}
 		if _, err := s.exec(ctx, tx, `DELETE FROM manifest_refs WHERE repo_id = ? AND manifest_digest = ?`, m.RepoID, m.Digest); err != nil {
+			return err
+		}
+		// Pushing an image that is in the recycle bin recreates it: the
+		// bin lets it go.
+		if err := s.unbin(ctx, tx, m.RepoID, m.Digest); err != nil {
 			return err
 		}
 		const insRef = `INSERT INTO manifest_refs (repo_id, manifest_digest, ref_digest, kind) VALUES (?, ?, ?, ?)
@@ -183,9 +187,9 @@ func (s *Store) ResolveTag(ctx context.Context, repoID int64, tag string) (diges
 }
 
 // DeleteManifest deletes the manifest, its references and the tags
-// pointing at it (each recorded in the tag history). It fails with
-// meta.ErrReferenced while another manifest of the repository lists it as
-// a child.
+// pointing at it (each recorded in the tag history), for good (DeleteImage
+// can keep it in the recycle bin). It fails with a *meta.ReferencedError
+// while another manifest of the repository lists it as a child.
 func (s *Store) DeleteManifest(ctx context.Context, repoID int64, digest, actor, via string) (err error) {
 	defer catch("delete manifest", &err)
 	return s.write(ctx, "delete manifest", func(tx *sql.Tx) error {
@@ -196,15 +200,12 @@ func (s *Store) DeleteManifest(ctx context.Context, repoID int64, digest, actor,
 		if !ok {
 			return notFound("manifest %s in repository %d", digest, repoID)
 		}
-		var parent string
-		err = s.row(ctx, tx, `SELECT manifest_digest FROM manifest_refs
-WHERE repo_id = ? AND ref_digest = ? AND kind = 'manifest' AND manifest_digest <> ?
-ORDER BY manifest_digest LIMIT 1`, repoID, digest, digest).Scan(&parent)
-		switch {
-		case err == nil:
-			return fmt.Errorf("manifest %s is listed by %s: %w", digest, parent, meta.ErrReferenced)
-		case !errors.Is(err, sql.ErrNoRows):
+		parent, err := s.listingIndex(ctx, tx, repoID, digest)
+		if err != nil {
 			return err
+		}
+		if parent != "" {
+			return &meta.ReferencedError{Digest: digest, Index: parent}
 		}
 		tags, err := s.texts(ctx, tx, `SELECT name FROM tags WHERE repo_id = ? AND digest = ? ORDER BY name`, repoID, digest)
 		if err != nil {
