@@ -30,6 +30,8 @@ import (
 	"github.com/wharfhq/wharf/internal/jobs"
 	"github.com/wharfhq/wharf/internal/registry"
 	"github.com/wharfhq/wharf/internal/scan/gate"
+	"github.com/wharfhq/wharf/internal/scan/sbomsvc"
+	"github.com/wharfhq/wharf/internal/scan/suppress"
 	"github.com/wharfhq/wharf/internal/store/blob"
 	"github.com/wharfhq/wharf/internal/store/blob/fs"
 	"github.com/wharfhq/wharf/internal/store/blob/s3"
@@ -193,7 +195,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	// The extension API shares the endpoint, SigV4 and the authorizer;
 	// requests are told apart by their X-Amz-Target prefix.
 	extServer := &wharfapi.Server{Registry: reg, Meta: st.Meta, Authz: authz, Region: cfg.Region,
-		Pager: awsjson.Paginator{Key: tokenKey}, Logger: logger}
+		Pager: awsjson.Paginator{Key: tokenKey}, Logger: logger,
+		SBOM:         &sbomsvc.Service{Registry: reg, ToolVersion: sbomsvc.BuildVersion()},
+		Suppressions: &suppress.Service{Store: st.Meta, Changed: gates.Forget, Logger: logger}}
 	extAPI := extServer.Handler(authnAPI)
 
 	mux := http.NewServeMux()

@@ -36,6 +36,8 @@ import (
 	"github.com/wharfhq/wharf/internal/awsjson"
 	"github.com/wharfhq/wharf/internal/awsjson/ecrapi"
 	"github.com/wharfhq/wharf/internal/registry"
+	"github.com/wharfhq/wharf/internal/scan/sbomsvc"
+	"github.com/wharfhq/wharf/internal/scan/suppress"
 	"github.com/wharfhq/wharf/internal/store/meta"
 )
 
@@ -56,6 +58,10 @@ type Server struct {
 	// Now returns the current time (tests inject one).
 	Now    func() time.Time
 	Logger *slog.Logger
+	// SBOM makes and attaches SBOMs (GetImageSbom); Suppressions keeps
+	// finding suppressions (Put/Delete/ListFindingSuppressions).
+	SBOM         *sbomsvc.Service
+	Suppressions *suppress.Service
 }
 
 // registrars add the operations of this package's files to a handler.

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -294,4 +295,13 @@ func (s *Service) Attach(ctx context.Context, repo meta.Repository, doc Document
 		return Attached{}, err
 	}
 	return Attached{Digest: string(d)}, nil
+}
+
+// BuildVersion is the module version of the running binary ("dev" when
+// built from a work tree), for ToolVersion.
+func BuildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
 }
