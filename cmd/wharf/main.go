@@ -25,5 +25,6 @@ func rootCmd() *cobra.Command {
 	}
 	root.AddCommand(serveCmd(), versionCmd(), adminCmd(), gcCmd(), migrateCmd(), auditCmd())
 	root.AddCommand(tagCmd(), binCmd())
+	root.AddCommand(scanCmd())
 	return root
 }
