@@ -122,8 +122,8 @@ func TestScanSuppressCommands(t *testing.T) {
 		t.Fatalf("registry-wide: %v %s", err, out)
 	}
 	for _, bad := range [][]string{
-		{"scan", "suppress", "team/app", "CVE-2024-1", "--expires", "720h"},                           // no justification
-		{"scan", "suppress", "team/app", "CVE-2024-1", "--justification", "x"},                        // no expiry
+		{"scan", "suppress", "team/app", "CVE-2024-1", "--expires", "720h"},                          // no justification
+		{"scan", "suppress", "team/app", "CVE-2024-1", "--justification", "x"},                       // no expiry
 		{"scan", "suppress", "team/app", "CVE-2024-1", "--justification", "x", "--expires", "9000h"}, // over a year
 		{"scan", "suppress", "team/none", "CVE-2024-1", "--justification", "x", "--expires", "1h"},   // no repository
 		{"scan", "suppress", "--registry", "team/app", "CVE-2024-1", "--justification", "x", "--expires", "1h"},

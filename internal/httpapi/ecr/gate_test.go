@@ -101,7 +101,9 @@ func TestBatchGetImagePullGate(t *testing.T) {
 
 	// /v2/: the same gate, the same reason, 403 DENIED.
 	res, body := e.v2("GET", "/v2/team/app/manifests/vuln", nil, "AKIAGATEDEV000000001", "dev-secret", "Accept", "application/vnd.oci.image.manifest.v1+json")
-	var eb struct{ Errors []struct{ Code, Message string } }
+	var eb struct {
+		Errors []struct{ Code, Message string }
+	}
 	_ = json.Unmarshal(body, &eb)
 	if res.StatusCode != 403 || len(eb.Errors) != 1 || eb.Errors[0].Code != "DENIED" || !strings.Contains(eb.Errors[0].Message, "CRITICAL findings CVE-2024-1, CVE-2024-2") {
 		t.Fatalf("v2 pull of vuln: %d %s", res.StatusCode, body)

@@ -11,8 +11,8 @@ import (
 
 type suppressionOut struct {
 	RegistryID, RepositoryName, FindingID, PackageName, ImageDigest, Justification, CreatedBy string
-	ExpiresAt, CreatedAt                                                                     float64
-	Expired                                                                                  bool
+	ExpiresAt, CreatedAt                                                                      float64
+	Expired                                                                                   bool
 }
 
 type putSuppressionOut struct {
