@@ -298,6 +298,17 @@ func buildSource(t *testing.T) *fixture {
 	try(adminECR.PutLifecyclePolicy(ctx, &ecr.PutLifecyclePolicyInput{RepositoryName: aws.String("team/app"), LifecyclePolicyText: aws.String(lifecyclePolicy)})).must(t)
 	appRepo := try(a.Registry.Repository(ctx, accountA, "team/app", false)).must(t)
 	try(a.Registry.SetPlatformGuard(ctx, appRepo, true, registry.Actor{Principal: "fixture", Via: "test"})).must(t)
+	// Finding suppressions: a repository's (one expired) and a registry-wide one.
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	for _, sup := range []meta.Suppression{
+		{AccountID: accountA, Repository: "team/app", FindingID: "CVE-2024-1", Package: "openssl", Justification: "not reachable", ExpiresAt: t0.Add(24 * time.Hour), CreatedBy: "fixture", CreatedAt: t0},
+		{AccountID: accountA, Repository: "team/app", FindingID: "CVE-2024-2", Digest: f.img3, Justification: "expired", ExpiresAt: t0.Add(time.Hour), CreatedBy: "fixture", CreatedAt: t0},
+		{AccountID: accountA, Repository: meta.RegistryWide, FindingID: "CVE-2024-3", Justification: "everywhere", ExpiresAt: t0.Add(48 * time.Hour), CreatedBy: "fixture", CreatedAt: t0},
+	} {
+		if _, _, err := a.Stores.Meta.PutSuppression(ctx, sup); err != nil {
+			t.Fatal(err)
+		}
+	}
 	try(adminECR.TagResource(ctx, &ecr.TagResourceInput{ResourceArn: aws.String("arn:aws:ecr:us-east-1:" + accountA + ":repository/team/locked"),
 		Tags: []types.Tag{{Key: aws.String("compliance"), Value: aws.String("pci")}}})).must(t)
 

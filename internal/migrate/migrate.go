@@ -137,7 +137,15 @@ func (c *Copier) run(ctx context.Context, rep *Report) error {
 			return err
 		}
 	}
-	return c.copyResourceTags(ctx, rep)
+	if err := c.copyResourceTags(ctx, rep); err != nil {
+		return err
+	}
+	for _, a := range accounts {
+		if err := c.copySuppressions(ctx, rep, a.ID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkDestination refuses a destination holding an account the source does

@@ -26,13 +26,14 @@ const (
 	KindLifecyclePolicies = "lifecycle_policies"
 	KindPlatformGuards    = "platform_guards"
 	KindResourceTags      = "resource_tags"
+	KindSuppressions      = "suppressions"
 )
 
 // kinds lists every kind in report order.
 var kinds = []string{
 	KindAccounts, KindUsers, KindUserPolicies, KindAccessKeys, KindRegistryPolicies, KindAccountSettings,
 	KindCreationTemplates, KindRepositories, KindBlobs, KindBlobLinks, KindManifests, KindPullTimes, KindTags,
-	KindTagEvents, KindLifecyclePolicies, KindPlatformGuards, KindResourceTags,
+	KindTagEvents, KindLifecyclePolicies, KindPlatformGuards, KindResourceTags, KindSuppressions,
 }
 
 // Count is what happened to the items of one kind.

@@ -29,6 +29,7 @@ type snapshot struct {
 	Templates        []meta.CreationTemplate
 	Repos            map[string]*repoSnapshot
 	ResourceTags     map[string]map[string]string
+	Suppressions     []meta.Suppression
 	// Blobs maps every linked digest to its size, each read from the blob
 	// store and hashed; Stored lists every blob the blob store holds.
 	Blobs  map[string]int64
@@ -66,6 +67,7 @@ func takeSnapshot(t *testing.T, st *migrate.Stores) *snapshot {
 		}
 		s.Settings[a.ID] = try(m.ListAccountSettings(ctx, a.ID)).must(t)
 		s.Templates = append(s.Templates, try(m.ListCreationTemplates(ctx, a.ID)).must(t)...)
+		s.Suppressions = append(s.Suppressions, try(m.ListSuppressions(ctx, meta.SuppressionFilter{AccountID: a.ID})).must(t)...)
 		for _, r := range try(m.ListRepositories(ctx, a.ID, "", 0)).must(t) {
 			rs := &repoSnapshot{Repo: r, Refs: map[string]meta.Refs{}}
 			rs.Repo.ID = 0
