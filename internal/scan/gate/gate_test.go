@@ -237,3 +237,32 @@ func TestRegistryVEX(t *testing.T) {
 }
 
 const sbomArtifactType = "application/vnd.cyclonedx+json"
+
+func TestSummary(t *testing.T) {
+	ctx := context.Background()
+	img := dg("img")
+	now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	findings := []vulndb.Finding{fnd("CVE-1", vulndb.SeverityCritical, 9.8), fnd("CVE-2", vulndb.SeverityHigh, 7), fnd("CVE-3", vulndb.SeverityHigh, 7)}
+	loads := 0
+	load := func(context.Context) ([]vulndb.Finding, error) { loads++; return findings, nil }
+	counts := Counts(findings)
+	if counts["CRITICAL"] != 1 || counts["HIGH"] != 2 || len(counts) != 2 {
+		t.Fatalf("counts %v", counts)
+	}
+	// No suppressions: the stored counts, nothing decoded.
+	g := &Gate{Suppressions: &fakeSups{}, Now: func() time.Time { return now }}
+	got, err := g.Summary(ctx, acct, "team/app", img, counts, load)
+	if err != nil || got["HIGH"] != 2 || loads != 0 {
+		t.Fatalf("no suppressions: %v %v, %d loads", got, err, loads)
+	}
+	// No findings: nothing to suppress.
+	g = &Gate{Suppressions: &fakeSups{list: []meta.Suppression{{AccountID: acct, Repository: "team/app", FindingID: "CVE-2", Justification: "j", ExpiresAt: now.Add(time.Hour)}}},
+		Now: func() time.Time { return now }}
+	if got, err := g.Summary(ctx, acct, "team/app", img, map[string]int{}, load); err != nil || len(got) != 0 || loads != 0 {
+		t.Fatalf("no findings: %v %v %d", got, err, loads)
+	}
+	got, err = g.Summary(ctx, acct, "team/app", img, counts, load)
+	if err != nil || got["HIGH"] != 1 || got["CRITICAL"] != 1 || loads != 1 {
+		t.Fatalf("suppressed: %v %v, %d loads", got, err, loads)
+	}
+}
