@@ -30,6 +30,13 @@ const (
 	CodeUnsupported         Code = "UNSUPPORTED"
 	CodeTooManyRequests     Code = "TOOMANYREQUESTS"
 	CodeManifestReferenced  Code = "MANIFEST_REFERENCED"
+	// CodeImageArchived refuses a pull of an image that is archived or
+	// being restored (the HTTP layer answers MANIFEST_UNKNOWN, as ECR
+	// answers 404).
+	CodeImageArchived Code = "IMAGE_ARCHIVED"
+	// CodeStorageClassUnsupported refuses a storage class move the image's
+	// status does not allow (Detail is the status).
+	CodeStorageClassUnsupported Code = "STORAGE_CLASS_UNSUPPORTED"
 )
 
 // Error is a registry failure with a spec error code.

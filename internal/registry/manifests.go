@@ -93,6 +93,9 @@ func (s *Service) PutManifest(ctx context.Context, r meta.Repository, ref names.
 		}
 		return res, err
 	}
+	// Pushing an archived image again restores it: its cached status is
+	// stale.
+	s.manifests.drop(r.ID, string(d))
 	if ref.Tag != "" {
 		s.tags.put(r.ID, ref.Tag, string(d))
 		s.tagLists.drop(r.ID)
@@ -199,6 +202,9 @@ func (s *Service) Referrers(ctx context.Context, r meta.Repository, subject dige
 	for _, ref := range refs {
 		if artifactType != "" && ref.ArtifactType != artifactType {
 			continue
+		}
+		if ref.Status != "" && ref.Status != meta.ImageActive {
+			continue // archived: it cannot be pulled, so it is not offered
 		}
 		d := desc{MediaType: ref.MediaType, ArtifactType: ref.ArtifactType, Digest: ref.Digest, Size: ref.Size}
 		if len(ref.Annotations) > 0 {

@@ -596,7 +596,7 @@ func (s *Server) BatchGetImage(ctx context.Context, in *ecrapi.BatchGetImageInpu
 			img.ImageId.ImageTag = ecrapi.Ptr(tag)
 		}
 		out.Images = append(out.Images, img)
-		s.Registry.NotePull(r, m.Digest)
+		s.Registry.NotePull(r, m.Digest, caller(ctx).String())
 		return nil
 	})
 	if err != nil {

@@ -37,8 +37,10 @@ type LifecyclePlanAction struct {
 	// Action is EXPIRE or TRANSITION (lifecycle.ActionExpire, ...).
 	Action       string
 	RulePriority int
-	// Tags the image had when the plan was made.
-	Tags []string
+	// Tags and Status the image had when the plan was made: the run acts
+	// only on an image still as the plan saw it.
+	Tags   []string
+	Status string
 	// State is PlanPending until the run has acted (PlanDone) or found it
 	// must not (PlanSkipped).
 	State string

@@ -173,8 +173,8 @@ func testLifecyclePlans(t *testing.T, s meta.Store) {
 	_, err := s.GetLifecyclePlan(c, r.ID)
 	wantErr(t, err, meta.ErrNotFound)
 	plan := meta.LifecyclePlan{RepoID: r.ID, PolicyText: doc, AsOf: fixed, Actions: []meta.LifecyclePlanAction{
-		{Digest: dg("b"), Action: "EXPIRE", RulePriority: 2, Tags: []string{"v1", "latest"}},
-		{Digest: dg("a"), Action: "TRANSITION", RulePriority: 1},
+		{Digest: dg("b"), Action: "EXPIRE", RulePriority: 2, Tags: []string{"v1", "latest"}, Status: meta.ImageArchived},
+		{Digest: dg("a"), Action: "TRANSITION", RulePriority: 1, Status: meta.ImageActive},
 	}}
 	got, created, err := s.StartLifecyclePlan(c, plan)
 	must(t, err)
@@ -195,7 +195,8 @@ func testLifecyclePlans(t *testing.T, s meta.Store) {
 	}
 	a0, a1 := stored.Actions[0], stored.Actions[1]
 	if a0.Digest != dg("b") || a0.Action != "EXPIRE" || a0.RulePriority != 2 || fmt.Sprint(a0.Tags) != "[v1 latest]" || a0.State != meta.PlanPending ||
-		a1.Digest != dg("a") || a1.Action != "TRANSITION" || len(a1.Tags) != 0 || a1.State != meta.PlanPending {
+		a0.Status != meta.ImageArchived ||
+		a1.Digest != dg("a") || a1.Action != "TRANSITION" || len(a1.Tags) != 0 || a1.State != meta.PlanPending || a1.Status != meta.ImageActive {
 		t.Fatalf("stored actions %+v", stored.Actions)
 	}
 

@@ -60,8 +60,8 @@ func (s *Store) StartLifecyclePlan(ctx context.Context, p meta.LifecyclePlan) (o
 			p.RepoID, p.PolicyText, asOf, createdAt).Scan(&id); err != nil {
 			return err
 		}
-		st, err := tx.PrepareContext(ctx, s.d.Rebind(`INSERT INTO lifecycle_plan_actions (plan_id, digest, seq, action, rule_priority, tags, state)
-VALUES (?, ?, ?, ?, ?, ?, ?)`))
+		st, err := tx.PrepareContext(ctx, s.d.Rebind(`INSERT INTO lifecycle_plan_actions (plan_id, digest, seq, action, rule_priority, tags, image_status, state)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)`))
 		if err != nil {
 			return err
 		}
@@ -72,7 +72,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?)`))
 			if err != nil {
 				return err
 			}
-			if _, err := st.ExecContext(ctx, id, a.Digest, i, a.Action, a.RulePriority, string(tags), meta.PlanPending); err != nil {
+			if _, err := st.ExecContext(ctx, id, a.Digest, i, a.Action, a.RulePriority, string(tags), a.Status, meta.PlanPending); err != nil {
 				return err
 			}
 			a.State = meta.PlanPending
@@ -114,7 +114,7 @@ func (s *Store) getPlan(ctx context.Context, tx *sql.Tx, repoID int64, lock bool
 		return meta.LifecyclePlan{}, err
 	}
 	p.AsOf, p.CreatedAt = fromNanos(asOf), fromNanos(created)
-	rows, err := tx.QueryContext(ctx, s.d.Rebind(`SELECT digest, action, rule_priority, tags, state FROM lifecycle_plan_actions
+	rows, err := tx.QueryContext(ctx, s.d.Rebind(`SELECT digest, action, rule_priority, tags, image_status, state FROM lifecycle_plan_actions
 WHERE plan_id = ? ORDER BY seq`), p.ID)
 	if err != nil {
 		return meta.LifecyclePlan{}, err
@@ -123,7 +123,7 @@ WHERE plan_id = ? ORDER BY seq`), p.ID)
 	for rows.Next() {
 		var a meta.LifecyclePlanAction
 		var tags string
-		if err := rows.Scan(&a.Digest, &a.Action, &a.RulePriority, &tags, &a.State); err != nil {
+		if err := rows.Scan(&a.Digest, &a.Action, &a.RulePriority, &tags, &a.Status, &a.State); err != nil {
 			return meta.LifecyclePlan{}, err
 		}
 		if tags != "" {

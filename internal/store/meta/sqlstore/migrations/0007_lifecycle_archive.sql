@@ -37,6 +37,7 @@ CREATE TABLE lifecycle_plan_actions (
     action        TEXT NOT NULL CHECK (action IN ('EXPIRE', 'TRANSITION')),
     rule_priority BIGINT NOT NULL,
     tags          TEXT NOT NULL DEFAULT '',
+    image_status  TEXT NOT NULL DEFAULT '',
     state         TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done', 'skipped')),
     PRIMARY KEY (plan_id, digest)
 );
