@@ -112,8 +112,12 @@ func (s *Service) Archive(ctx context.Context, r meta.Repository, d string) erro
 // status moves, so a crash in between leaves at worst a job that finds
 // nothing to do, never an image stuck in ACTIVATING.
 func (s *Service) Restore(ctx context.Context, r meta.Repository, d string) error {
-	if _, err := s.meta.GetManifest(ctx, r.ID, d); err != nil {
+	m, err := s.meta.GetManifest(ctx, r.ID, d)
+	if err != nil {
 		return statusError(err, r, d, StorageStandard)
+	}
+	if m.Status != meta.ImageArchived { // checked again when it moves
+		return statusError(&meta.StatusError{Status: StatusOf(m)}, r, d, StorageStandard)
 	}
 	payload, err := json.Marshal(RestoreJob{RepoID: r.ID, Digest: d})
 	if err != nil {
