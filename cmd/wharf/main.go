@@ -23,6 +23,6 @@ func rootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCmd(), versionCmd(), adminCmd(), gcCmd(), migrateCmd(), auditCmd())
+	root.AddCommand(serveCmd(), versionCmd(), adminCmd(), gcCmd(), migrateCmd(), auditCmd(), lifecycleCmd())
 	return root
 }
