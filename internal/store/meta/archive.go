@@ -52,6 +52,10 @@ type ArchiveStore interface {
 	// no such image; a *StatusError (ErrConflict) when its status is not
 	// in from.
 	SetImageStatus(ctx context.Context, repoID int64, digest string, from []string, to string, at time.Time) error
+	// RestoreImageState sets the image's status, ArchivedAt and
+	// ActivatedAt as given, whatever they were (copying a registry between
+	// stores); ErrNotFound when there is no such image.
+	RestoreImageState(ctx context.Context, repoID int64, digest, status string, archivedAt, activatedAt time.Time) error
 
 	// PutPullTimeExclusion adds an exclusion and returns it as stored;
 	// ErrExists when the account has it already, ErrLimitExceeded when

@@ -102,6 +102,19 @@ func testImageStatus(t *testing.T, s meta.Store) {
 	}
 	equalTime(t, "re-push keeps push time", got.PushedAt, first.PushedAt)
 
+	// A copy between stores writes the state as it is.
+	must(t, s.RestoreImageState(c, r.ID, m.Digest, meta.ImageActivating, fixed, fixed.Add(time.Second)))
+	got = status(t, s, r.ID, m.Digest)
+	if got.Status != meta.ImageActivating || !got.ArchivedAt.Equal(fixed) || !got.ActivatedAt.Equal(fixed.Add(time.Second)) {
+		t.Fatalf("restored state: %s %v %v", got.Status, got.ArchivedAt, got.ActivatedAt)
+	}
+	must(t, s.RestoreImageState(c, r.ID, m.Digest, meta.ImageActive, time.Time{}, time.Time{}))
+	got = status(t, s, r.ID, m.Digest)
+	if got.Status != meta.ImageActive || !got.ArchivedAt.IsZero() || !got.ActivatedAt.IsZero() {
+		t.Fatalf("restored state: %s %v %v", got.Status, got.ArchivedAt, got.ActivatedAt)
+	}
+	wantErr(t, s.RestoreImageState(c, r.ID, dg("none"), meta.ImageActive, time.Time{}, time.Time{}), meta.ErrNotFound)
+
 	// Concurrent archives of one image: exactly one wins.
 	other := push(t, s, r.ID, "two", "")
 	var wins atomic.Int32

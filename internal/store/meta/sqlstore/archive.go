@@ -51,6 +51,25 @@ func (s *Store) SetImageStatus(ctx context.Context, repoID int64, digest string,
 	})
 }
 
+// RestoreImageState writes an image's status and times as they are.
+func (s *Store) RestoreImageState(ctx context.Context, repoID int64, digest, status string, archivedAt, activatedAt time.Time) (err error) {
+	defer catch("restore image state", &err)
+	switch status {
+	case meta.ImageActive, meta.ImageArchived, meta.ImageActivating:
+	default:
+		return fmt.Errorf("sqlstore: restore image state: unknown status %q", status)
+	}
+	n, err := s.exec(ctx, s.w, `UPDATE manifests SET image_status = ?, archived_at = ?, activated_at = ? WHERE repo_id = ? AND digest = ?`,
+		status, nanos(archivedAt), nanos(activatedAt), repoID, digest)
+	if err != nil {
+		return s.wrap("restore image state", err)
+	}
+	if n == 0 {
+		return notFound("manifest %s in repository %d", digest, repoID)
+	}
+	return nil
+}
+
 // PutPullTimeExclusion adds an exclusion; the count check and the insert are
 // one transaction, so concurrent adds cannot pass max.
 func (s *Store) PutPullTimeExclusion(ctx context.Context, e meta.PullTimeExclusion, max int) (out meta.PullTimeExclusion, err error) {
