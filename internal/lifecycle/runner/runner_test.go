@@ -39,7 +39,7 @@ func (c *clock) set(t time.Time)         { c.ns.Store(t.UnixNano()) }
 func (c *clock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 type fixture struct {
-	t    *testing.T
+	t    testing.TB
 	m    meta.Store
 	reg  *registry.Service
 	run  *runner.Runner
@@ -47,7 +47,7 @@ type fixture struct {
 	clk  *clock
 }
 
-func setup(t *testing.T) *fixture {
+func setup(t testing.TB) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
