@@ -173,6 +173,7 @@ type Store interface {
 	AuditStore
 	ArchiveStore
 	LifecycleRunStore
+	VulnStore
 
 	Close() error
 	Ping(ctx context.Context) error
