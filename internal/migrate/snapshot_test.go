@@ -27,6 +27,7 @@ type snapshot struct {
 	RegistryPolicies map[string]string
 	Settings         map[string]map[string]string
 	Templates        []meta.CreationTemplate
+	PullExclusions   []meta.PullTimeExclusion
 	Repos            map[string]*repoSnapshot
 	ResourceTags     map[string]map[string]string
 	// Blobs maps every linked digest to its size, each read from the blob
@@ -66,6 +67,7 @@ func takeSnapshot(t *testing.T, st *migrate.Stores) *snapshot {
 		}
 		s.Settings[a.ID] = try(m.ListAccountSettings(ctx, a.ID)).must(t)
 		s.Templates = append(s.Templates, try(m.ListCreationTemplates(ctx, a.ID)).must(t)...)
+		s.PullExclusions = append(s.PullExclusions, try(m.ListPullTimeExclusions(ctx, a.ID, "", 0)).must(t)...)
 		for _, r := range try(m.ListRepositories(ctx, a.ID, "", 0)).must(t) {
 			rs := &repoSnapshot{Repo: r, Refs: map[string]meta.Refs{}}
 			rs.Repo.ID = 0
@@ -148,6 +150,7 @@ func (s *snapshot) totals() map[string]int64 {
 		migrate.KindAccessKeys: int64(len(s.Keys)), migrate.KindUserPolicies: int64(len(s.UserPolicies)),
 		migrate.KindRegistryPolicies: int64(len(s.RegistryPolicies)), migrate.KindCreationTemplates: int64(len(s.Templates)),
 		migrate.KindRepositories: int64(len(s.Repos)), migrate.KindBlobs: int64(len(s.Blobs)),
+		migrate.KindPullExclusions: int64(len(s.PullExclusions)),
 	}
 	for _, st := range s.Settings {
 		n[migrate.KindAccountSettings] += int64(len(st))
@@ -169,6 +172,9 @@ func (s *snapshot) totals() map[string]int64 {
 		for _, m := range r.Manifests {
 			if !m.LastPullAt.IsZero() {
 				n[migrate.KindPullTimes]++
+			}
+			if migrate.HasImageState(m) {
+				n[migrate.KindImageStates]++
 			}
 		}
 	}

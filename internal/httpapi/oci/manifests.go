@@ -33,7 +33,7 @@ func (h *Handler) manifests(req *request) {
 		if !ok {
 			return
 		}
-		m, err := h.Registry.GetManifest(r.Context(), repo, ref)
+		m, err := h.Registry.PullManifest(r.Context(), repo, ref)
 		if err != nil {
 			h.writeError(w, r, err)
 			return
@@ -50,7 +50,7 @@ func (h *Handler) manifests(req *request) {
 		w.WriteHeader(http.StatusOK)
 		if r.Method == http.MethodGet {
 			_, _ = w.Write(m.Content)
-			h.Registry.NotePull(repo, m.Digest)
+			h.Registry.NotePull(repo, m.Digest, req.principal.String())
 		}
 	case http.MethodPut:
 		middleware.SetRoute(r.Context(), "manifest_put")
