@@ -28,6 +28,7 @@ import (
 	"github.com/wharfhq/wharf/internal/httpapi/oci"
 	"github.com/wharfhq/wharf/internal/httpapi/wharfapi"
 	"github.com/wharfhq/wharf/internal/jobs"
+	lcrunner "github.com/wharfhq/wharf/internal/lifecycle/runner"
 	"github.com/wharfhq/wharf/internal/registry"
 	"github.com/wharfhq/wharf/internal/scan/gate"
 	"github.com/wharfhq/wharf/internal/scan/sbomsvc"
@@ -98,6 +99,8 @@ type App struct {
 	Registry  *registry.Service
 	Bootstrap Bootstrap
 	Collector *gc.Collector
+	// Lifecycle applies lifecycle policies (periodically, as queued jobs).
+	Lifecycle *lcrunner.Runner
 	Metrics   *middleware.Metrics
 	// Gate computes pull-gate facts; its Scans is the scan store.
 	Gate    *gate.Gate
@@ -116,13 +119,19 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		st.Meta.Close()
 		return nil, fmt.Errorf("bootstrap: %w", err)
 	}
+	restoreDelay := cfg.ArchiveRestoreDelay
+	if restoreDelay == 0 {
+		restoreDelay = -1 // registry.Options: negative is "at once"
+	}
 	reg := registry.New(st.Meta, st.Blobs, registry.Options{
 		CreateOnPush:     cfg.CreateOnPush,
 		MaxManifestBytes: cfg.MaxManifestBytes,
 		BinRetention:     cfg.RecycleBinRetention,
 		Logger:           logger,
+		RestoreDelay:     restoreDelay,
 	})
 	a := &App{Config: cfg, Logger: logger, Stores: st, Registry: reg, Bootstrap: boot}
+	a.Lifecycle = &lcrunner.Runner{Registry: reg, Logger: logger}
 	a.Collector = &gc.Collector{Meta: st.Meta, Blobs: st.Blobs, Grace: cfg.GCGrace, UploadTTL: cfg.UploadTTL}
 
 	promReg := prometheus.NewRegistry()
@@ -244,7 +253,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
 	}
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{}, 3)
+	const nWorkers = 4
+	done := make(chan struct{}, nWorkers)
 	go func() { a.Registry.RunPullRecorder(workers, 5*time.Second, a.Logger); done <- struct{}{} }()
 	go func() {
 		// Periodic GC is a queued job: every node schedules it and runs
@@ -258,11 +268,22 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		sched := &jobs.Scheduler{Store: a.Stores.Meta, Logger: a.Logger, Jobs: []jobs.Periodic{
 			{Kind: jobs.KindGC, Interval: a.Config.GCInterval},
 			{Kind: jobs.KindBinPurge, Interval: min(a.Config.GCInterval, time.Hour)},
+			{Kind: lcrunner.KindLifecycle, Interval: a.Config.LifecycleInterval},
 		}}
 		schedDone := make(chan struct{})
 		go func() { sched.Run(workers); close(schedDone) }()
 		runner.Run(workers)
 		<-schedDone
+		done <- struct{}{}
+	}()
+	go func() {
+		// Lifecycle runs and image restores have their own runner, so a
+		// long run never delays garbage collection (nor the reverse).
+		runner := &jobs.Runner{Store: a.Stores.Meta, Poll: time.Second, Logger: a.Logger}
+		runner.Handle(lcrunner.KindLifecycle, jobs.LifecycleHandler(a.Lifecycle, a.Logger))
+		runner.Handle(lcrunner.KindLifecycleRepo, jobs.LifecycleRepoHandler(a.Lifecycle, a.Logger))
+		runner.Handle(registry.KindRestore, jobs.RestoreHandler(a.Registry))
+		runner.Run(workers)
 		done <- struct{}{}
 	}()
 	go func() { a.uploadGauge(workers); done <- struct{}{} }()
@@ -278,7 +299,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		cancel()
 	}
 	stopWorkers()
-	for i := 0; i < 3; i++ {
+	for i := 0; i < nWorkers; i++ {
 		<-done
 	}
 	if errors.Is(err, http.ErrServerClosed) {

@@ -284,6 +284,17 @@ func buildSource(t *testing.T) *fixture {
 	p.mount("base/alpine", "team/app", sha(shared))
 	p.image("base/alpine", "3.20", "alpine")
 	p.image("team/locked", "v1", "locked", data("locked layer", 100))
+	p.image("team/locked", "v0", "archived", data("archived layer", 100))
+	// An archived image, one being restored (its job stays with the
+	// source), and a pull-time update exclusion.
+	for _, tag := range []string{"v0", "v1"} {
+		try(adminECR.UpdateImageStorageClass(ctx, &ecr.UpdateImageStorageClassInput{RepositoryName: aws.String("team/locked"),
+			ImageId: &types.ImageIdentifier{ImageTag: aws.String(tag)}, TargetStorageClass: types.TargetStorageClassArchive})).must(t)
+	}
+	try(adminECR.UpdateImageStorageClass(ctx, &ecr.UpdateImageStorageClassInput{RepositoryName: aws.String("team/locked"),
+		ImageId: &types.ImageIdentifier{ImageTag: aws.String("v1")}, TargetStorageClass: types.TargetStorageClassStandard})).must(t)
+	try(adminECR.RegisterPullTimeUpdateExclusion(ctx, &ecr.RegisterPullTimeUpdateExclusionInput{
+		PrincipalArn: aws.String("arn:aws:iam::" + accountA + ":user/ci")})).must(t)
 	// An abandoned push: a linked blob no manifest references.
 	p.blob("tools/cli", data("abandoned", 5000))
 

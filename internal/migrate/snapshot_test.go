@@ -27,6 +27,7 @@ type snapshot struct {
 	RegistryPolicies map[string]string
 	Settings         map[string]map[string]string
 	Templates        []meta.CreationTemplate
+	PullExclusions   []meta.PullTimeExclusion
 	Repos            map[string]*repoSnapshot
 	ResourceTags     map[string]map[string]string
 	Suppressions     []meta.Suppression
@@ -68,6 +69,7 @@ func takeSnapshot(t *testing.T, st *migrate.Stores) *snapshot {
 		s.Settings[a.ID] = try(m.ListAccountSettings(ctx, a.ID)).must(t)
 		s.Templates = append(s.Templates, try(m.ListCreationTemplates(ctx, a.ID)).must(t)...)
 		s.Suppressions = append(s.Suppressions, try(m.ListSuppressions(ctx, meta.SuppressionFilter{AccountID: a.ID})).must(t)...)
+		s.PullExclusions = append(s.PullExclusions, try(m.ListPullTimeExclusions(ctx, a.ID, "", 0)).must(t)...)
 		for _, r := range try(m.ListRepositories(ctx, a.ID, "", 0)).must(t) {
 			rs := &repoSnapshot{Repo: r, Refs: map[string]meta.Refs{}}
 			rs.Repo.ID = 0
@@ -150,6 +152,7 @@ func (s *snapshot) totals() map[string]int64 {
 		migrate.KindAccessKeys: int64(len(s.Keys)), migrate.KindUserPolicies: int64(len(s.UserPolicies)),
 		migrate.KindRegistryPolicies: int64(len(s.RegistryPolicies)), migrate.KindCreationTemplates: int64(len(s.Templates)),
 		migrate.KindRepositories: int64(len(s.Repos)), migrate.KindBlobs: int64(len(s.Blobs)),
+		migrate.KindPullExclusions: int64(len(s.PullExclusions)),
 	}
 	for _, st := range s.Settings {
 		n[migrate.KindAccountSettings] += int64(len(st))
@@ -171,6 +174,9 @@ func (s *snapshot) totals() map[string]int64 {
 		for _, m := range r.Manifests {
 			if !m.LastPullAt.IsZero() {
 				n[migrate.KindPullTimes]++
+			}
+			if migrate.HasImageState(m) {
+				n[migrate.KindImageStates]++
 			}
 		}
 	}

@@ -39,6 +39,13 @@ const (
 	// CodeTagMoved is a tag that kept moving while an operation decided
 	// on it; retrying decides again.
 	CodeTagMoved Code = "TAG_MOVED"
+	// CodeImageArchived refuses a pull of an image that is archived or
+	// being restored (the HTTP layer answers MANIFEST_UNKNOWN, as ECR
+	// answers 404).
+	CodeImageArchived Code = "IMAGE_ARCHIVED"
+	// CodeStorageClassUnsupported refuses a storage class move the image's
+	// status does not allow (Detail is the status).
+	CodeStorageClassUnsupported Code = "STORAGE_CLASS_UNSUPPORTED"
 )
 
 // Error is a registry failure with a spec error code.

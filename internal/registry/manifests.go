@@ -166,6 +166,9 @@ func (s *Service) putManifest(ctx context.Context, r meta.Repository, put meta.P
 		}
 		return err
 	}
+	// Pushing an archived image again restores it: its cached status is
+	// stale.
+	s.manifests.drop(r.ID, put.Manifest.Digest)
 	if put.Tag != "" {
 		s.tags.put(r.ID, put.Tag, put.Manifest.Digest)
 		s.tagLists.drop(r.ID)
@@ -259,6 +262,9 @@ func (s *Service) Referrers(ctx context.Context, r meta.Repository, subject dige
 	for _, ref := range refs {
 		if artifactType != "" && ref.ArtifactType != artifactType {
 			continue
+		}
+		if ref.Status != "" && ref.Status != meta.ImageActive {
+			continue // archived: it cannot be pulled, so it is not offered
 		}
 		d := desc{MediaType: ref.MediaType, ArtifactType: ref.ArtifactType, Digest: ref.Digest, Size: ref.Size}
 		if len(ref.Annotations) > 0 {

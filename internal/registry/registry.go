@@ -33,6 +33,9 @@ type Options struct {
 	// Logger receives what the core cannot return (an audit event that
 	// was not recorded); nil discards it.
 	Logger *slog.Logger
+	// RestoreDelay is how long restoring an archived image takes (default
+	// DefaultRestoreDelay; negative: at once, by the next job run).
+	RestoreDelay time.Duration
 }
 
 // Service is the registry core.
@@ -54,6 +57,8 @@ type Service struct {
 	// platforms of manifests by digest.
 	guards         guardCache
 	platformsCache platformCache
+	// exclusions caches pull-time update exclusions by account.
+	exclusions docCache
 }
 
 // New returns a registry service over the given stores.
@@ -70,6 +75,10 @@ func New(m meta.Store, b blob.Store, opts Options) *Service {
 	if opts.TagCacheTTL <= 0 {
 		opts.TagCacheTTL = 500 * time.Millisecond
 	}
+	if opts.RestoreDelay == 0 {
+		opts.RestoreDelay = DefaultRestoreDelay
+	}
+	opts.RestoreDelay = max(opts.RestoreDelay, 0)
 	return &Service{
 		meta:       m,
 		blobs:      b,
@@ -80,6 +89,7 @@ func New(m meta.Store, b blob.Store, opts Options) *Service {
 		tags:       newTagCache(opts.TagCacheTTL, opts.Clock),
 		tagLists:   newTagListCache(opts.TagCacheTTL, opts.Clock),
 		policyDocs: docCache{ttl: 4 * opts.TagCacheTTL, now: opts.Clock},
+		exclusions: docCache{ttl: exclusionTTL, now: opts.Clock},
 	}
 }
 

@@ -58,7 +58,7 @@ func (s *Server) batchGetGated(ctx context.Context, in *ecrapi.BatchGetImageInpu
 		return nil, err
 	}
 	out := &ecrapi.BatchGetImageOutput{Images: []ecrapi.Image{}, Failures: []ecrapi.ImageFailure{}}
-	add := s.batchGetOne(in, r, account, out)
+	add := s.batchGetOne(ctx, in, r, account, out)
 	var found, plainDenied int
 	err = s.eachImage(ctx, r, in.ImageIds, &out.Failures, func(id ecrapi.ImageIdentifier, tag string, m meta.Manifest) error {
 		found++

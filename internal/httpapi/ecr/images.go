@@ -87,14 +87,23 @@ func imageTagFilter(ts *ecrapi.TagStatus) func(meta.Image) bool {
 	return func(meta.Image) bool { return true }
 }
 
-// imageStatusMatches reports whether images of this server (all ACTIVE: there
-// is no archive storage class) pass filter.imageStatus.
-func imageStatusMatches(st *ecrapi.ImageStatusFilter) bool {
-	switch ecrapi.Deref(st) {
-	case "", ecrapi.ImageStatusFilterActive, ecrapi.ImageStatusFilterAny:
-		return true
+// imageStatusFilter returns whether an image passes filter.imageStatus:
+// without one, only ACTIVE images are listed, as ECR lists them.
+func imageStatusFilter(st *ecrapi.ImageStatusFilter) func(meta.Image) bool {
+	want := ecrapi.Deref(st)
+	switch want {
+	case ecrapi.ImageStatusFilterAny:
+		return func(meta.Image) bool { return true }
+	case "":
+		want = ecrapi.ImageStatusFilterActive
 	}
-	return false
+	return func(im meta.Image) bool { return registry.StatusOf(im.Manifest) == string(want) }
+}
+
+// imageFilter combines the tag and status filters of a listing.
+func imageFilter(ts *ecrapi.TagStatus, is *ecrapi.ImageStatusFilter) func(meta.Image) bool {
+	tags, status := imageTagFilter(ts), imageStatusFilter(is)
+	return func(im meta.Image) bool { return status(im) && tags(im) }
 }
 
 func imagePageLimit(max *int32, def int) int {
@@ -122,11 +131,8 @@ func (s *Server) ListImages(ctx context.Context, in *ecrapi.ListImagesInput) (*e
 		return nil, err
 	}
 	out := &ecrapi.ListImagesOutput{ImageIds: []ecrapi.ImageIdentifier{}}
-	if !imageStatusMatches(is) {
-		return out, nil
-	}
 	limit := imagePageLimit(in.MaxResults, defaultImagePage)
-	next, err := s.scanImages(ctx, r, st, limit, imageTagFilter(ts),
+	next, err := s.scanImages(ctx, r, st, limit, imageFilter(ts, is),
 		func(im meta.Image) int { return max(1, len(im.Tags)) },
 		func(im meta.Image, j int) { out.ImageIds = append(out.ImageIds, imageIDs(im)[j]) })
 	if err != nil {
@@ -222,12 +228,9 @@ func (s *Server) DescribeImages(ctx context.Context, in *ecrapi.DescribeImagesIn
 		return nil, err
 	}
 	out := &ecrapi.DescribeImagesOutput{ImageDetails: []ecrapi.ImageDetail{}}
-	if !imageStatusMatches(is) {
-		return out, nil
-	}
 	limit := imagePageLimit(in.MaxResults, defaultImagePage)
 	var page []meta.Image
-	next, err := s.scanImages(ctx, r, st, limit, imageTagFilter(ts),
+	next, err := s.scanImages(ctx, r, st, limit, imageFilter(ts, is),
 		func(meta.Image) int { return 1 },
 		func(im meta.Image, _ int) { page = append(page, im) })
 	if err != nil {
@@ -301,7 +304,7 @@ func imageNotFound(id ecrapi.ImageIdentifier, repo, account string) error {
 
 // imageDetail maps an image to ECR's ImageDetail.
 func imageDetail(account, repo string, im meta.Image, facts map[string]manifestFacts) ecrapi.ImageDetail {
-	status := ecrapi.ImageStatusActive
+	status := ecrapi.ImageStatus(registry.StatusOf(im.Manifest))
 	d := ecrapi.ImageDetail{
 		RegistryId:             ecrapi.Ptr(account),
 		RepositoryName:         ecrapi.Ptr(repo),
@@ -326,6 +329,12 @@ func imageDetail(account, repo string, im meta.Image, facts map[string]manifestF
 	}
 	if im.Subject != "" {
 		d.SubjectManifestDigest = ecrapi.Ptr(im.Subject)
+	}
+	if !im.ArchivedAt.IsZero() {
+		d.LastArchivedAt = awsjson.NewTimestamp(im.ArchivedAt)
+	}
+	if !im.ActivatedAt.IsZero() {
+		d.LastActivatedAt = awsjson.NewTimestamp(im.ActivatedAt)
 	}
 	return d
 }
@@ -583,7 +592,7 @@ func (s *Server) BatchGetImage(ctx context.Context, in *ecrapi.BatchGetImageInpu
 		return nil, err
 	}
 	out := &ecrapi.BatchGetImageOutput{Images: []ecrapi.Image{}, Failures: []ecrapi.ImageFailure{}}
-	err = s.eachImage(ctx, r, in.ImageIds, &out.Failures, s.batchGetOne(in, r, account, out))
+	err = s.eachImage(ctx, r, in.ImageIds, &out.Failures, s.batchGetOne(ctx, in, r, account, out))
 	if err != nil {
 		return nil, err
 	}
@@ -591,8 +600,13 @@ func (s *Server) BatchGetImage(ctx context.Context, in *ecrapi.BatchGetImageInpu
 }
 
 // batchGetOne adds one found image to a BatchGetImage answer.
-func (s *Server) batchGetOne(in *ecrapi.BatchGetImageInput, r meta.Repository, account string, out *ecrapi.BatchGetImageOutput) func(id ecrapi.ImageIdentifier, tag string, m meta.Manifest) error {
+func (s *Server) batchGetOne(ctx context.Context, in *ecrapi.BatchGetImageInput, r meta.Repository, account string, out *ecrapi.BatchGetImageOutput) func(id ecrapi.ImageIdentifier, tag string, m meta.Manifest) error {
 	return func(id ecrapi.ImageIdentifier, tag string, m meta.Manifest) error {
+		if !registry.Active(m) {
+			// A pull, refused as ECR refuses it ("not found"), saying why.
+			out.Failures = append(out.Failures, imageFailure(id, ecrapi.ImageFailureCodeImageNotFound, archivedReason(m)))
+			return nil
+		}
 		if len(in.AcceptedMediaTypes) > 0 && !slices.Contains(in.AcceptedMediaTypes, m.MediaType) {
 			// ECR converts between some formats; this server stores and
 			// serves one format per image, so the image is not found in
@@ -612,9 +626,18 @@ func (s *Server) batchGetOne(in *ecrapi.BatchGetImageInput, r meta.Repository, a
 			img.ImageId.ImageTag = ecrapi.Ptr(tag)
 		}
 		out.Images = append(out.Images, img)
-		s.Registry.NotePull(r, m.Digest)
+		s.Registry.NotePull(r, m.Digest, caller(ctx).String())
 		return nil
 	}
+}
+
+// archivedReason is the failure reason of a pull of an image that is not
+// active.
+func archivedReason(m meta.Manifest) string {
+	if m.Status == meta.ImageActivating {
+		return reasonNotFound + ": the image is being restored from archive (ACTIVATING) and can be pulled once it is ACTIVE"
+	}
+	return reasonNotFound + ": the image is archived (ARCHIVED); restore it with UpdateImageStorageClass to STANDARD before pulling it"
 }
 
 // eachImage resolves the image ids of a batch request once each, recording
@@ -740,7 +763,8 @@ func (s *Server) PutImage(ctx context.Context, in *ecrapi.PutImageInput) (*ecrap
 		probe = names.Reference{Digest: d}
 	}
 	switch cur, err := s.Registry.GetManifest(ctx, r, probe); {
-	case err == nil && cur.Digest == string(d):
+	case err == nil && cur.Digest == string(d) && registry.Active(cur):
+		// (Pushing an archived image again restores it, as in ECR.)
 		msg := "Image with digest '" + string(d) + "' and tag '" + tag + "' already exists in the repository with name '" + r.Name + "' in registry with id '" + account + "'"
 		if tag == "" {
 			msg = "Image with digest '" + string(d) + "' already exists in the repository with name '" + r.Name + "' in registry with id '" + account + "'"
@@ -830,10 +854,8 @@ func (s *Server) ListImageReferrers(ctx context.Context, in *ecrapi.ListImageRef
 		return nil, err
 	}
 	out := &ecrapi.ListImageReferrersOutput{Referrers: []ecrapi.ImageReferrer{}}
-	switch status {
-	case "", ecrapi.ArtifactStatusFilterActive, ecrapi.ArtifactStatusFilterAny:
-	default:
-		return out, nil
+	if status == "" {
+		status = ecrapi.ArtifactStatusFilterActive // as ECR: only active artifacts by default
 	}
 	refs, err := s.Meta.ListReferrers(ctx, r.ID, string(subject))
 	if err != nil {
@@ -842,7 +864,9 @@ func (s *Server) ListImageReferrers(ctx context.Context, in *ecrapi.ListImageRef
 	slices.SortFunc(refs, func(a, b meta.Referrer) int { return strings.Compare(a.Digest, b.Digest) })
 	limit := imagePageLimit(in.MaxResults, defaultReferrerPage)
 	for _, ref := range refs {
-		if ref.Digest <= st.After || (len(types) > 0 && !slices.Contains(types, ref.ArtifactType)) {
+		refStatus := ecrapi.ArtifactStatus(registry.StatusOf(meta.Manifest{Status: ref.Status}))
+		if ref.Digest <= st.After || (len(types) > 0 && !slices.Contains(types, ref.ArtifactType)) ||
+			status != ecrapi.ArtifactStatusFilterAny && string(status) != string(refStatus) {
 			continue
 		}
 		if len(out.Referrers) == limit {
@@ -851,12 +875,11 @@ func (s *Server) ListImageReferrers(ctx context.Context, in *ecrapi.ListImageRef
 			out.NextToken = ecrapi.Ptr(s.Pager.Encode(next))
 			break
 		}
-		active := ecrapi.ArtifactStatusActive
 		ir := ecrapi.ImageReferrer{
 			Digest:         ecrapi.Ptr(ref.Digest),
 			MediaType:      ecrapi.Ptr(ref.MediaType),
 			Size:           ecrapi.Ptr(ref.Size),
-			ArtifactStatus: &active,
+			ArtifactStatus: &refStatus,
 		}
 		if ref.ArtifactType != "" {
 			ir.ArtifactType = ecrapi.Ptr(ref.ArtifactType)

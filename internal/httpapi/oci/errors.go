@@ -14,7 +14,8 @@ import (
 // spec assigns them.
 func statusOf(c registry.Code) int {
 	switch c {
-	case registry.CodeBlobUnknown, registry.CodeBlobUploadUnknown, registry.CodeManifestUnknown, registry.CodeNameUnknown:
+	case registry.CodeBlobUnknown, registry.CodeBlobUploadUnknown, registry.CodeManifestUnknown, registry.CodeNameUnknown,
+		registry.CodeImageArchived:
 		return http.StatusNotFound
 	case registry.CodeRangeInvalid:
 		return http.StatusRequestedRangeNotSatisfiable
@@ -46,6 +47,10 @@ func wireCode(c registry.Code) registry.Code {
 		return registry.CodeDenied
 	case registry.CodeTagMoved:
 		return registry.CodeTagInvalid
+	case registry.CodeImageArchived:
+		// As ECR: a pull of an archived image is "not found" (404); the
+		// message says it is archived and how to restore it.
+		return registry.CodeManifestUnknown
 	}
 	return c
 }

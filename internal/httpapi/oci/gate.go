@@ -23,7 +23,7 @@ func (h *Handler) pull(req *request, ref names.Reference) (meta.Manifest, meta.R
 		if !ok {
 			return meta.Manifest{}, meta.Repository{}, false
 		}
-		m, err := h.Registry.GetManifest(req.r.Context(), repo, ref)
+		m, err := h.Registry.PullManifest(req.r.Context(), repo, ref)
 		if err != nil {
 			h.writeError(req.w, req.r, err)
 			return meta.Manifest{}, meta.Repository{}, false
@@ -49,6 +49,10 @@ func (h *Handler) pull(req *request, ref names.Reference) (meta.Manifest, meta.R
 	}
 	if img != nil && img.res != nil && img.res.found {
 		r := img.res
+		if !registry.Active(r.m) {
+			h.writeError(req.w, req.r, registry.ArchivedError(r.repo, ref.String(), r.m))
+			return meta.Manifest{}, meta.Repository{}, false
+		}
 		return r.m, r.repo, true
 	}
 	repo, err := h.Registry.Repository(ctx, req.account, req.name, false)
@@ -56,7 +60,7 @@ func (h *Handler) pull(req *request, ref names.Reference) (meta.Manifest, meta.R
 		h.writeError(req.w, req.r, err)
 		return meta.Manifest{}, meta.Repository{}, false
 	}
-	m, err := h.Registry.GetManifest(ctx, repo, ref)
+	m, err := h.Registry.PullManifest(ctx, repo, ref)
 	if err != nil {
 		h.writeError(req.w, req.r, err)
 		return meta.Manifest{}, meta.Repository{}, false

@@ -45,7 +45,7 @@ func (h *Handler) manifests(req *request) {
 		w.WriteHeader(http.StatusOK)
 		if r.Method == http.MethodGet {
 			_, _ = w.Write(m.Content)
-			h.Registry.NotePull(repo, m.Digest)
+			h.Registry.NotePull(repo, m.Digest, req.principal.String())
 		}
 	case http.MethodPut:
 		middleware.SetRoute(r.Context(), "manifest_put")

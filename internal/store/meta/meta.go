@@ -95,6 +95,13 @@ type Manifest struct {
 	LastPullAt   time.Time
 	// Annotations are kept for the referrers API (JSON object, may be empty).
 	Annotations []byte
+	// Status is ImageActive (or ""), ImageArchived or ImageActivating;
+	// ArchivedAt and ActivatedAt are ECR's lastArchivedAt and
+	// lastActivatedAt (zero: never). PutManifest ignores them: a new image
+	// is active, and pushing an archived one again restores it.
+	Status      string
+	ArchivedAt  time.Time
+	ActivatedAt time.Time
 }
 
 // Refs lists what a manifest refers to; the store checks them in the same
@@ -141,6 +148,7 @@ type Referrer struct {
 	ArtifactType string
 	Size         int64
 	Annotations  []byte
+	Status       string // as Manifest.Status
 }
 
 // TagInfo pairs a tag with its target.
@@ -167,6 +175,8 @@ type Store interface {
 	AuditStore
 	SuppressionStore
 	HistoryStore
+	ArchiveStore
+	LifecycleRunStore
 	VulnStore
 
 	Close() error

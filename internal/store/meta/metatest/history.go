@@ -496,3 +496,35 @@ func testPlatformGuard(t *testing.T, s meta.Store) {
 	must(t, err)
 	equal(t, "a recreated repository starts off", g.Enabled, false)
 }
+
+// testBinKeepsArchiveState: an archived image deleted into the bin comes
+// back archived (a restore must not make it pullable); one being restored
+// from the archive comes back active.
+func testBinKeepsArchiveState(t *testing.T, s meta.Store) {
+	c := ctx(t)
+	r := repo(t, s, "app")
+	a := push(t, s, r.ID, "a", "a")
+	b := push(t, s, r.ID, "b", "b")
+	must(t, s.SetImageStatus(c, r.ID, a.Digest, []string{meta.ImageActive}, meta.ImageArchived, fixed))
+	must(t, s.SetImageStatus(c, r.ID, b.Digest, []string{meta.ImageActive}, meta.ImageArchived, fixed))
+	must(t, s.SetImageStatus(c, r.ID, b.Digest, []string{meta.ImageArchived}, meta.ImageActivating, fixed.Add(time.Hour)))
+	until := time.Now().Add(time.Hour)
+	for _, d := range []string{a.Digest, b.Digest} {
+		bin(t, s, meta.ImageDelete{RepoID: r.ID, Digest: d, BinUntil: until})
+	}
+	e, err := s.GetBinEntry(c, r.ID, a.Digest)
+	must(t, err)
+	equal(t, "binned status", e.Manifest.Status, meta.ImageArchived)
+	equalTime(t, "binned archived at", e.Manifest.ArchivedAt, fixed)
+	_, refsA := image(r.ID, "a")
+	_, refsB := image(r.ID, "b")
+	_, err = s.RestoreImages(c, r.ID, []meta.ImageRestore{{Digest: a.Digest, Refs: refsA}, {Digest: b.Digest, Refs: refsB}}, time.Now(), "bob", "restore")
+	must(t, err)
+	back, err := s.GetManifest(c, r.ID, a.Digest)
+	must(t, err)
+	equal(t, "restored status", back.Status, meta.ImageArchived)
+	equalTime(t, "restored archived at", back.ArchivedAt, fixed)
+	back, err = s.GetManifest(c, r.ID, b.Digest)
+	must(t, err)
+	equal(t, "restored activating image", back.Status, meta.ImageActive)
+}

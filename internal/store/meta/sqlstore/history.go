@@ -229,10 +229,7 @@ func (s *Store) DeleteImage(ctx context.Context, d meta.ImageDelete) (res meta.I
 // stale entry of the same digest is replaced).
 func (s *Store) binManifest(ctx context.Context, tx *sql.Tx, d meta.ImageDelete, digest string, tags []string, now int64) error {
 	var m meta.Manifest
-	var pushed, pulled int64
-	err := s.row(ctx, tx, qGetManifest, d.RepoID, digest).Scan(&m.RepoID, &m.Digest, &m.MediaType, &m.ArtifactType,
-		&m.Subject, &m.ConfigDigest, &m.Size, &m.Content, &m.Annotations, &pushed, &pulled)
-	if err != nil {
+	if err := scanManifest(s.row(ctx, tx, qGetManifest, d.RepoID, digest), &m); err != nil {
 		return err
 	}
 	if tags == nil {
@@ -246,9 +243,11 @@ func (s *Store) binManifest(ctx context.Context, tx *sql.Tx, d meta.ImageDelete,
 		return err
 	}
 	if _, err := s.exec(ctx, tx, `INSERT INTO bin_images (repo_id, digest, media_type, artifact_type, subject, config_digest, size, content, annotations,
-pushed_at, last_pull_at, tags, deleted_at, expires_at, deleted_by, via) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+pushed_at, last_pull_at, image_status, archived_at, activated_at, tags, deleted_at, expires_at, deleted_by, via)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		d.RepoID, digest, m.MediaType, m.ArtifactType, m.Subject, m.ConfigDigest, m.Size, m.Content, m.Annotations,
-		pushed, pulled, string(tagJSON), now, d.BinUntil.UnixNano(), d.Actor, d.Via); err != nil {
+		nanos(m.PushedAt), nanos(m.LastPullAt), m.Status, nanos(m.ArchivedAt), nanos(m.ActivatedAt),
+		string(tagJSON), now, d.BinUntil.UnixNano(), d.Actor, d.Via); err != nil {
 		return err
 	}
 	_, err = s.exec(ctx, tx, `INSERT INTO bin_refs (repo_id, manifest_digest, ref_digest, kind)
@@ -270,19 +269,21 @@ func (s *Store) unbin(ctx context.Context, tx *sql.Tx, repoID int64, digest stri
 }
 
 const binColumns = `b.repo_id, r.account_id, r.name, b.digest, b.media_type, b.artifact_type, b.subject, b.config_digest, b.size,
-b.content, b.annotations, b.pushed_at, b.last_pull_at, b.tags, b.deleted_at, b.expires_at, b.deleted_by, b.via
+b.content, b.annotations, b.pushed_at, b.last_pull_at, b.image_status, b.archived_at, b.activated_at, b.tags, b.deleted_at, b.expires_at, b.deleted_by, b.via
 FROM bin_images b JOIN repositories r ON r.id = b.repo_id`
 
 func scanBin(sc interface{ Scan(...any) error }) (meta.BinEntry, error) {
 	var e meta.BinEntry
 	m := &e.Manifest
-	var pushed, pulled, deleted, expires int64
+	var pushed, pulled, archived, activated, deleted, expires int64
 	var tags string
 	if err := sc.Scan(&m.RepoID, &e.AccountID, &e.Repository, &m.Digest, &m.MediaType, &m.ArtifactType, &m.Subject,
-		&m.ConfigDigest, &m.Size, &m.Content, &m.Annotations, &pushed, &pulled, &tags, &deleted, &expires, &e.DeletedBy, &e.Via); err != nil {
+		&m.ConfigDigest, &m.Size, &m.Content, &m.Annotations, &pushed, &pulled, &m.Status, &archived, &activated,
+		&tags, &deleted, &expires, &e.DeletedBy, &e.Via); err != nil {
 		return e, err
 	}
 	m.PushedAt, m.LastPullAt = fromNanos(pushed), fromNanos(pulled)
+	m.ArchivedAt, m.ActivatedAt = fromNanos(archived), fromNanos(activated)
 	e.DeletedAt, e.ExpiresAt = fromNanos(deleted), fromNanos(expires)
 	if err := json.Unmarshal([]byte(tags), &e.Tags); err != nil {
 		return e, fmt.Errorf("bin entry %s: tags: %w", m.Digest, err)
@@ -369,11 +370,13 @@ func (s *Store) RestoreImages(ctx context.Context, repoID int64, images []meta.I
 				continue
 			}
 			var m meta.Manifest
-			var pushed, pulled int64
-			var tagJSON string
-			err = s.row(ctx, tx, `SELECT media_type, artifact_type, subject, config_digest, size, content, annotations, pushed_at, last_pull_at, tags
+			var pushed, pulled, archived, activated int64
+			var status, tagJSON string
+			err = s.row(ctx, tx, `SELECT media_type, artifact_type, subject, config_digest, size, content, annotations, pushed_at, last_pull_at,
+    image_status, archived_at, activated_at, tags
 FROM bin_images WHERE repo_id = ? AND digest = ? AND expires_at > ?`+s.d.forUpdate, repoID, im.Digest, now.UnixNano()).Scan(
-				&m.MediaType, &m.ArtifactType, &m.Subject, &m.ConfigDigest, &m.Size, &m.Content, &m.Annotations, &pushed, &pulled, &tagJSON)
+				&m.MediaType, &m.ArtifactType, &m.Subject, &m.ConfigDigest, &m.Size, &m.Content, &m.Annotations, &pushed, &pulled,
+				&status, &archived, &activated, &tagJSON)
 			if errors.Is(err, sql.ErrNoRows) {
 				return notFound("image %s in the recycle bin of repository %d", im.Digest, repoID)
 			}
@@ -395,9 +398,16 @@ WHERE rb.repo_id = ? AND rb.digest = ? AND b.state = 'live'`, repoID, dedup(im.R
 			if len(missing) > 0 {
 				return &meta.MissingError{Kind: meta.ErrChildMissing, Digests: missing}
 			}
-			if _, err := s.exec(ctx, tx, `INSERT INTO manifests (repo_id, digest, media_type, artifact_type, subject, config_digest, size, content, annotations, pushed_at, last_pull_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, repoID, im.Digest, m.MediaType, m.ArtifactType, m.Subject, m.ConfigDigest, m.Size,
-				m.Content, m.Annotations, pushed, pulled); err != nil {
+			// An archived image comes back archived; one that was being
+			// restored comes back active (its restore job found nothing
+			// to finish while it was in the bin).
+			if status == meta.ImageActivating {
+				status, activated = meta.ImageActive, at
+			}
+			if _, err := s.exec(ctx, tx, `INSERT INTO manifests (repo_id, digest, media_type, artifact_type, subject, config_digest, size, content, annotations,
+    pushed_at, last_pull_at, image_status, archived_at, activated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, repoID, im.Digest, m.MediaType, m.ArtifactType, m.Subject, m.ConfigDigest, m.Size,
+				m.Content, m.Annotations, pushed, pulled, status, archived, activated); err != nil {
 				return err
 			}
 			if _, err := s.exec(ctx, tx, `INSERT INTO manifest_refs (repo_id, manifest_digest, ref_digest, kind)

@@ -10,10 +10,24 @@ import (
 )
 
 const (
-	qResolveTag  = `SELECT digest FROM tags WHERE repo_id = ? AND name = ?`
-	qGetManifest = `SELECT repo_id, digest, media_type, artifact_type, subject, config_digest, size, content, annotations, pushed_at, last_pull_at
-FROM manifests WHERE repo_id = ? AND digest = ?`
+	qResolveTag = `SELECT digest FROM tags WHERE repo_id = ? AND name = ?`
+	// manifestCols are the columns scanManifest reads.
+	manifestCols = `repo_id, digest, media_type, artifact_type, subject, config_digest, size, content, annotations, pushed_at, last_pull_at,
+    image_status, archived_at, activated_at`
+	qGetManifest = `SELECT ` + manifestCols + ` FROM manifests WHERE repo_id = ? AND digest = ?`
 )
+
+// scanManifest reads a row of manifestCols.
+func scanManifest(sc interface{ Scan(...any) error }, m *meta.Manifest) error {
+	var pushed, pulled, archived, activated int64
+	if err := sc.Scan(&m.RepoID, &m.Digest, &m.MediaType, &m.ArtifactType, &m.Subject, &m.ConfigDigest, &m.Size,
+		&m.Content, &m.Annotations, &pushed, &pulled, &m.Status, &archived, &activated); err != nil {
+		return err
+	}
+	m.PushedAt, m.LastPullAt = fromNanos(pushed), fromNanos(pulled)
+	m.ArchivedAt, m.ActivatedAt = fromNanos(archived), fromNanos(activated)
+	return nil
+}
 
 // PutManifest writes the manifest and its references and optionally moves a
 // tag, in one transaction:
@@ -22,7 +36,9 @@ FROM manifests WHERE repo_id = ? AND digest = ?`
 //   - every p.Refs.Manifests digest must be a manifest of the repository,
 //     else a *meta.MissingError of kind meta.ErrChildMissing;
 //   - a manifest already present keeps its content and push time (the put
-//     is idempotent); its references are rewritten;
+//     is idempotent); its references are rewritten; if it was archived (or
+//     being restored) it is active again, restored now, as ECR restores an
+//     archived image pushed again;
 //   - with p.Tag, p.AllowTagMove (if set) sees the tag's current digest and
 //     its error aborts everything and is returned unchanged; a tag that
 //     moves gets a tag_events row.
@@ -61,6 +77,11 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
 ON CONFLICT (repo_id, digest) DO NOTHING`,
 			m.RepoID, m.Digest, m.MediaType, m.ArtifactType, m.Subject, m.ConfigDigest, m.Size, m.Content, m.Annotations,
 			s.nanosOrNow(m.PushedAt)); err != nil {
+			return err
+		}
+		if _, err := s.exec(ctx, tx, `UPDATE manifests SET image_status = ?, activated_at = ?
+WHERE repo_id = ? AND digest = ? AND image_status <> ?`,
+			meta.ImageActive, s.now().UnixNano(), m.RepoID, m.Digest, meta.ImageActive); err != nil {
 			return err
 		}
 		if _, err := s.exec(ctx, tx, `DELETE FROM manifest_refs WHERE repo_id = ? AND manifest_digest = ?`, m.RepoID, m.Digest); err != nil {
@@ -160,16 +181,13 @@ func dedup(in []string) []string {
 // GetManifest returns the manifest of the repository with the digest.
 func (s *Store) GetManifest(ctx context.Context, repoID int64, digest string) (m meta.Manifest, err error) {
 	defer catch("get manifest", &err)
-	var pushed, pulled int64
-	err = s.stGetManifest.QueryRowContext(ctx, repoID, digest).Scan(&m.RepoID, &m.Digest, &m.MediaType, &m.ArtifactType,
-		&m.Subject, &m.ConfigDigest, &m.Size, &m.Content, &m.Annotations, &pushed, &pulled)
+	err = scanManifest(s.stGetManifest.QueryRowContext(ctx, repoID, digest), &m)
 	if errors.Is(err, sql.ErrNoRows) {
 		return meta.Manifest{}, notFound("manifest %s in repository %d", digest, repoID)
 	}
 	if err != nil {
 		return meta.Manifest{}, s.wrap("get manifest", err)
 	}
-	m.PushedAt, m.LastPullAt = fromNanos(pushed), fromNanos(pulled)
 	return m, nil
 }
 
@@ -266,7 +284,7 @@ func (s *Store) ListTagsOf(ctx context.Context, repoID int64, digest string) (ta
 // the digest, ordered by digest.
 func (s *Store) ListReferrers(ctx context.Context, repoID int64, subject string) (out []meta.Referrer, err error) {
 	defer catch("list referrers", &err)
-	rows, err := s.r.QueryContext(ctx, s.d.Rebind(`SELECT digest, media_type, artifact_type, size, annotations
+	rows, err := s.r.QueryContext(ctx, s.d.Rebind(`SELECT digest, media_type, artifact_type, size, annotations, image_status
 FROM manifests WHERE repo_id = ? AND subject = ? ORDER BY digest`), repoID, subject)
 	if err != nil {
 		return nil, s.wrap("list referrers", err)
@@ -274,7 +292,7 @@ FROM manifests WHERE repo_id = ? AND subject = ? ORDER BY digest`), repoID, subj
 	defer rows.Close()
 	for rows.Next() {
 		var r meta.Referrer
-		if err := rows.Scan(&r.Digest, &r.MediaType, &r.ArtifactType, &r.Size, &r.Annotations); err != nil {
+		if err := rows.Scan(&r.Digest, &r.MediaType, &r.ArtifactType, &r.Size, &r.Annotations, &r.Status); err != nil {
 			return nil, s.wrap("list referrers", err)
 		}
 		out = append(out, r)

@@ -8,7 +8,7 @@ CREATE INDEX tag_events_repo ON tag_events (repo_id, id);
 CREATE INDEX tag_events_to ON tag_events (repo_id, to_digest, at);
 
 -- A deleted image, restorable until expires_at: the manifests row as it
--- was, the tags it had (a JSON array of names) and who deleted it.
+-- was (with its archive state, migration 0007), the tags it had (a JSON array of names) and who deleted it.
 CREATE TABLE bin_images (
     repo_id       BIGINT NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
     digest        {{ctext}} NOT NULL,
@@ -21,6 +21,9 @@ CREATE TABLE bin_images (
     annotations   {{bytes}},
     pushed_at     BIGINT NOT NULL,
     last_pull_at  BIGINT NOT NULL DEFAULT 0,
+    image_status  TEXT NOT NULL DEFAULT 'ACTIVE',
+    archived_at   BIGINT NOT NULL DEFAULT 0,
+    activated_at  BIGINT NOT NULL DEFAULT 0,
     tags          TEXT NOT NULL DEFAULT '[]',
     deleted_at    BIGINT NOT NULL,
     expires_at    BIGINT NOT NULL,
