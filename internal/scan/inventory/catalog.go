@@ -87,7 +87,7 @@ func newCataloguers(tempDir string) (*cataloguers, error) {
 			return nil, err
 		}
 	}
-	c.plain = append(c.plain, javaArchives{})
+	c.plain = append(c.plain, javaArchives{tempDir: tempDir})
 	for _, mk := range []func(*cpb.PluginConfig) (filesystem.Extractor, error){gobinary.New, cargoauditable.New} {
 		if err := add(&c.binary, mk, nil); err != nil {
 			return nil, err
