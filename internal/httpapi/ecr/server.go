@@ -17,6 +17,7 @@ import (
 	"github.com/wharfhq/wharf/internal/awsjson"
 	"github.com/wharfhq/wharf/internal/awsjson/ecrapi"
 	"github.com/wharfhq/wharf/internal/registry"
+	"github.com/wharfhq/wharf/internal/scan/gate"
 	"github.com/wharfhq/wharf/internal/store/meta"
 )
 
@@ -34,6 +35,8 @@ type Server struct {
 	Pager awsjson.Paginator
 	// Now returns the current time (tests inject one).
 	Now func() time.Time
+	// Gate supplies pull-gate facts for BatchGetImage (nil: none).
+	Gate *gate.Gate
 }
 
 // Handler returns the HTTP handler of the ECR API with authentication set.
