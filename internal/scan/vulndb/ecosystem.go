@@ -127,11 +127,11 @@ func isOS(p inventory.Package) bool {
 // OSV's conventions:
 //
 //	Debian 12 (VERSION_ID 12, or codename bookworm)  Debian:12
-//	Ubuntu 22.04, 24.04 (LTS: April of even years)   Ubuntu:22.04:LTS
+//	Ubuntu 22.04, 24.04 (LTS per os-release)         Ubuntu:22.04:LTS
 //	Ubuntu 23.10                                     Ubuntu:23.10
 //	Alpine 3.19.1                                    Alpine:v3.19
 //	AlmaLinux / Rocky Linux 9.3                      AlmaLinux:9 / Rocky Linux:9
-//	RHEL 9.3                                         Red Hat:9 (RHEL's enterprise_linux:9 streams)
+//	RHEL 9.3 (CPE_NAME's stream, else VERSION_ID)    Red Hat:9 (RHEL's enterprise_linux:9 streams)
 //	Wolfi, Chainguard                                Wolfi, Chainguard (rolling, no release)
 //
 // With no release known it returns the bare ecosystem ("Debian"), which
@@ -170,7 +170,7 @@ func release(base string, d inventory.Distro) string {
 			return ""
 		}
 		rel := major + "." + minor
-		if minor == "04" && len(major) == 2 && (major[1]-'0')%2 == 0 {
+		if ubuntuLTS(d, major, minor) {
 			rel += ":LTS"
 		}
 		return rel
@@ -179,10 +179,27 @@ func release(base string, d inventory.Distro) string {
 			return ""
 		}
 		return "v" + major + "." + minor
-	case "AlmaLinux", "Rocky Linux", "Red Hat":
+	case "Red Hat":
+		// CPE_NAME names the product stream ("cpe:/o:redhat:enterprise_linux:9::baseos").
+		if _, stream, ok := strings.Cut(d.CPEName, ":redhat:"); ok && stream != "" {
+			_, rel, _ := strings.Cut(normEcosystem("Red Hat:"+stream), ":")
+			return rel
+		}
+		return major
+	case "AlmaLinux", "Rocky Linux":
 		return major
 	}
 	return ""
+}
+
+// ubuntuLTS tells an LTS release: os-release says so in VERSION or
+// PRETTY_NAME ("22.04.4 LTS (Jammy Jellyfish)"); without either, LTS
+// releases are the April ones of even years.
+func ubuntuLTS(d inventory.Distro, major, minor string) bool {
+	if d.Version != "" || d.PrettyName != "" {
+		return strings.Contains(d.Version, "LTS") || strings.Contains(d.PrettyName, "LTS")
+	}
+	return minor == "04" && len(major) == 2 && (major[1]-'0')%2 == 0
 }
 
 // splitVersion returns the leading numeric major and minor parts of a
