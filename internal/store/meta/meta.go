@@ -163,6 +163,7 @@ type Store interface {
 	TransferStore
 	JobStore
 	AuditStore
+	ScanStore
 
 	Close() error
 	Ping(ctx context.Context) error

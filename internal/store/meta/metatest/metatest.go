@@ -82,6 +82,11 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 		{"JobsLeaseExpiry", testJobsLeaseExpiry},
 		{"JobsFailRetry", testJobsFailRetry},
 		{"JobsComplete", testJobsComplete},
+		{"ScanInventories", testInventories},
+		{"ScanQueueFinish", testScanQueueFinish},
+		{"ScanConcurrentLimit", testScanConcurrentLimit},
+		{"ScanGetScans", testGetScans},
+		{"ScanRematch", testRematch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
