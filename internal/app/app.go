@@ -28,6 +28,7 @@ import (
 	"github.com/wharfhq/wharf/internal/httpapi/oci"
 	"github.com/wharfhq/wharf/internal/jobs"
 	"github.com/wharfhq/wharf/internal/registry"
+	"github.com/wharfhq/wharf/internal/scan"
 	"github.com/wharfhq/wharf/internal/store/blob"
 	"github.com/wharfhq/wharf/internal/store/blob/fs"
 	"github.com/wharfhq/wharf/internal/store/blob/s3"
@@ -94,6 +95,7 @@ type App struct {
 	Registry  *registry.Service
 	Bootstrap Bootstrap
 	Collector *gc.Collector
+	Scans     *scan.Service
 	Metrics   *middleware.Metrics
 	handler   http.Handler
 }
@@ -116,6 +118,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	})
 	a := &App{Config: cfg, Logger: logger, Stores: st, Registry: reg, Bootstrap: boot}
 	a.Collector = &gc.Collector{Meta: st.Meta, Blobs: st.Blobs, Grace: cfg.GCGrace, UploadTTL: cfg.UploadTTL}
+	a.Scans = newScanService(reg, logger)
 
 	promReg := prometheus.NewRegistry()
 	if a.Metrics, err = middleware.NewMetrics(promReg); err != nil {
@@ -157,6 +160,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		Tokens:   tokens,
 		Region:   cfg.Region,
 		Pager:    awsjson.Paginator{Key: tokenKey},
+		Scans:    a.Scans,
 	}
 	if cfg.PublicURL != "" {
 		if u, err := url.Parse(cfg.PublicURL); err == nil {
@@ -222,7 +226,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
 	}
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{}, 3)
+	done := make(chan struct{}, 4)
 	go func() { a.Registry.RunPullRecorder(workers, 5*time.Second, a.Logger); done <- struct{}{} }()
 	go func() {
 		// Periodic GC is a queued job: every node schedules it and runs
@@ -238,6 +242,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		done <- struct{}{}
 	}()
 	go func() { a.uploadGauge(workers); done <- struct{}{} }()
+	go func() { a.runScanWorkers(workers); done <- struct{}{} }()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -250,7 +255,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		cancel()
 	}
 	stopWorkers()
-	for i := 0; i < 3; i++ {
+	for i := 0; i < cap(done); i++ {
 		<-done
 	}
 	if errors.Is(err, http.ErrServerClosed) {

@@ -43,6 +43,8 @@ type Service struct {
 	policyDocs docCache
 	uploads    keyedMutex
 	pulls      pullRecorder
+	// pushHooks run after every manifest put (see OnPush).
+	pushHooks []PushHook
 }
 
 // New returns a registry service over the given stores.

@@ -239,9 +239,13 @@ func (s *Server) DescribeImages(ctx context.Context, in *ecrapi.DescribeImagesIn
 	if err != nil {
 		return nil, err
 	}
+	scans, err := s.scanSummaries(ctx, r, page)
+	if err != nil {
+		return nil, err
+	}
 	out.ImageDetails = make([]ecrapi.ImageDetail, len(page))
 	for i, im := range page {
-		out.ImageDetails[i] = imageDetail(account, r.Name, im, facts)
+		out.ImageDetails[i] = imageDetail(account, r.Name, im, facts, scans)
 	}
 	return out, nil
 }
@@ -280,9 +284,13 @@ func (s *Server) describeImageIDs(ctx context.Context, r meta.Repository, accoun
 	if err != nil {
 		return nil, err
 	}
+	scans, err := s.scanSummaries(ctx, r, page)
+	if err != nil {
+		return nil, err
+	}
 	out := &ecrapi.DescribeImagesOutput{ImageDetails: make([]ecrapi.ImageDetail, len(page))}
 	for i, im := range page {
-		out.ImageDetails[i] = imageDetail(account, r.Name, im, facts)
+		out.ImageDetails[i] = imageDetail(account, r.Name, im, facts, scans)
 	}
 	return out, nil
 }
@@ -299,7 +307,7 @@ func imageNotFound(id ecrapi.ImageIdentifier, repo, account string) error {
 }
 
 // imageDetail maps an image to ECR's ImageDetail.
-func imageDetail(account, repo string, im meta.Image, facts map[string]manifestFacts) ecrapi.ImageDetail {
+func imageDetail(account, repo string, im meta.Image, facts map[string]manifestFacts, scans map[string]scanSummary) ecrapi.ImageDetail {
 	status := ecrapi.ImageStatusActive
 	d := ecrapi.ImageDetail{
 		RegistryId:             ecrapi.Ptr(account),
@@ -325,6 +333,9 @@ func imageDetail(account, repo string, im meta.Image, facts map[string]manifestF
 	}
 	if im.Subject != "" {
 		d.SubjectManifestDigest = ecrapi.Ptr(im.Subject)
+	}
+	if sc, ok := scans[im.Digest]; ok {
+		d.ImageScanStatus, d.ImageScanFindingsSummary = sc.status, sc.summary
 	}
 	return d
 }

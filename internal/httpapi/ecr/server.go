@@ -17,6 +17,7 @@ import (
 	"github.com/wharfhq/wharf/internal/awsjson"
 	"github.com/wharfhq/wharf/internal/awsjson/ecrapi"
 	"github.com/wharfhq/wharf/internal/registry"
+	"github.com/wharfhq/wharf/internal/scan"
 	"github.com/wharfhq/wharf/internal/store/meta"
 )
 
@@ -34,6 +35,8 @@ type Server struct {
 	Pager awsjson.Paginator
 	// Now returns the current time (tests inject one).
 	Now func() time.Time
+	// Scans runs image scans (scanning.go).
+	Scans *scan.Service
 }
 
 // Handler returns the HTTP handler of the ECR API with authentication set.
