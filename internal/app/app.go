@@ -26,6 +26,7 @@ import (
 	"github.com/wharfhq/wharf/internal/httpapi/ecr"
 	"github.com/wharfhq/wharf/internal/httpapi/middleware"
 	"github.com/wharfhq/wharf/internal/httpapi/oci"
+	"github.com/wharfhq/wharf/internal/httpapi/wharfapi"
 	"github.com/wharfhq/wharf/internal/jobs"
 	"github.com/wharfhq/wharf/internal/registry"
 	"github.com/wharfhq/wharf/internal/scan"
@@ -168,7 +169,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		}
 	}
 	verifier := &sigv4.Verifier{Region: cfg.Region, Service: "ecr", Lookup: sigv4.KeyLookup(st.Meta)}
-	ecrAPI := ecrServer.Handler(func(r *http.Request, body []byte) (any, error) {
+	authnAPI := func(r *http.Request, body []byte) (any, error) {
 		if cfg.Anonymous && !sigv4.Present(r) {
 			return access.Principal{AccountID: boot.AccountID, Anonymous: true}, nil
 		}
@@ -179,11 +180,17 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		p := res.Principal.(access.Principal)
 		middleware.SetPrincipal(r.Context(), p.String())
 		return p, nil
-	})
+	}
+	ecrAPI := ecrServer.Handler(authnAPI)
 	ecrAPI.Logger = logger
+	// The extension API shares the endpoint, SigV4 and the authorizer;
+	// requests are told apart by their X-Amz-Target prefix.
+	extServer := &wharfapi.Server{Registry: reg, Meta: st.Meta, Authz: authz, Region: cfg.Region,
+		Pager: awsjson.Paginator{Key: tokenKey}, Logger: logger}
+	extAPI := extServer.Handler(authnAPI)
 
 	mux := http.NewServeMux()
-	mux.Handle("/{$}", ecrAPI)
+	mux.Handle("/{$}", awsjson.Dispatch(ecrAPI, extAPI))
 	mux.Handle("/v2/", v2)
 	mux.Handle(ecr.LayerDownloadPath, ecrServer.LayerDownloadHandler())
 	mux.Handle("/v2", v2)
