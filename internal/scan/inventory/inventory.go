@@ -40,12 +40,30 @@ type Package struct {
 	Licenses  []string `json:"licenses,omitempty"`
 }
 
+// Source returns the source package's name and version: SourceName and
+// SourceVersion, each defaulting to Name and Version when empty.
+func (p Package) Source() (name, version string) {
+	name, version = p.SourceName, p.SourceVersion
+	if name == "" {
+		name = p.Name
+	}
+	if version == "" {
+		version = p.Version
+	}
+	return name, version
+}
+
 // Distro is the image's operating system, from /etc/os-release.
 type Distro struct {
 	ID              string `json:"id,omitempty"` // debian, ubuntu, alpine, rhel, ...
 	VersionID       string `json:"versionId,omitempty"`
 	VersionCodename string `json:"versionCodename,omitempty"`
 	PrettyName      string `json:"prettyName,omitempty"`
+	// Version is os-release's VERSION ("22.04.4 LTS (Jammy Jellyfish)"):
+	// it tells an Ubuntu LTS release. CPEName is CPE_NAME, which names a
+	// Red Hat product stream.
+	Version string `json:"version,omitempty"`
+	CPEName string `json:"cpeName,omitempty"`
 }
 
 // Inventory is what one image (one platform) contains.
@@ -54,6 +72,12 @@ type Inventory struct {
 	Platform string    `json:"platform,omitempty"`
 	Distro   Distro    `json:"distro"`
 	Packages []Package `json:"packages"`
+	// Cataloguer names the code that produced the inventory (Cataloguer at
+	// the time): a stored inventory from an older one may be re-extracted.
+	Cataloguer string `json:"cataloguer,omitempty"`
+	// Warnings are what was not catalogued and why (a file over the size
+	// limit, a package database that did not parse), at most maxWarnings.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Layer is one layer of an image, in order from the base up.

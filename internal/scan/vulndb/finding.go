@@ -5,6 +5,7 @@
 package vulndb
 
 import (
+	"strings"
 	"time"
 
 	"github.com/wharfhq/wharf/internal/scan/inventory"
@@ -44,4 +45,27 @@ type Finding struct {
 	FixedVersion string    `json:"fixedVersion,omitempty"`
 	Published    time.Time `json:"published,omitempty"`
 	Modified     time.Time `json:"modified,omitempty"`
+	// Upstream are the upstream vulnerabilities a distribution's advisory
+	// refers to (OSV "upstream": the CVE of a DEBIAN-CVE-... record, the
+	// CVEs a DSA fixes).
+	Upstream []string `json:"upstream,omitempty"`
+}
+
+// CVE is the CVE id the finding is about, "" when it has none: its ID if
+// that is one, else its first CVE alias, else its upstream CVE when it has
+// exactly one (a distribution's per-CVE record). ECR names findings by
+// CVE where there is one.
+func (f *Finding) CVE() string {
+	if strings.HasPrefix(f.ID, "CVE-") {
+		return f.ID
+	}
+	for _, a := range f.Aliases {
+		if strings.HasPrefix(a, "CVE-") {
+			return a
+		}
+	}
+	if len(f.Upstream) == 1 && strings.HasPrefix(f.Upstream[0], "CVE-") {
+		return f.Upstream[0]
+	}
+	return ""
 }

@@ -164,6 +164,7 @@ type Store interface {
 	JobStore
 	AuditStore
 	ScanStore
+	VulnStore
 
 	Close() error
 	Ping(ctx context.Context) error

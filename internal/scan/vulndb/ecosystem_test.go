@@ -1,0 +1,92 @@
+package vulndb
+
+import (
+	"testing"
+
+	"github.com/wharfhq/wharf/internal/scan/inventory"
+)
+
+func TestEcosystemFor(t *testing.T) {
+	os := func(eco string) inventory.Package {
+		return inventory.Package{Name: "x", Version: "1", Ecosystem: eco, Kind: inventory.KindOS}
+	}
+	for _, tc := range []struct {
+		d    inventory.Distro
+		p    inventory.Package
+		want string
+	}{
+		{inventory.Distro{ID: "debian", VersionID: "12"}, os("Debian"), "Debian:12"},
+		{inventory.Distro{ID: "debian", VersionCodename: "trixie"}, os("Debian"), "Debian:13"},
+		{inventory.Distro{ID: "debian", VersionCodename: "sid"}, os("Debian"), "Debian"},
+		{inventory.Distro{ID: "ubuntu", VersionID: "22.04"}, os("Ubuntu"), "Ubuntu:22.04:LTS"},
+		{inventory.Distro{ID: "ubuntu", VersionID: "24.04"}, os("Ubuntu"), "Ubuntu:24.04:LTS"},
+		{inventory.Distro{ID: "ubuntu", VersionID: "23.04"}, os("Ubuntu"), "Ubuntu:23.04"},
+		{inventory.Distro{ID: "ubuntu", VersionID: "24.10"}, os("Ubuntu"), "Ubuntu:24.10"},
+		{inventory.Distro{ID: "alpine", VersionID: "3.19.1"}, os("Alpine"), "Alpine:v3.19"},
+		{inventory.Distro{ID: "alpine", VersionID: "3.21_alpha20240807"}, os("Alpine"), "Alpine:v3.21"},
+		{inventory.Distro{ID: "alpine"}, os("Alpine"), "Alpine"},
+		{inventory.Distro{ID: "rocky", VersionID: "9.3"}, os("Rocky Linux"), "Rocky Linux:9"},
+		{inventory.Distro{ID: "almalinux", VersionID: "8.10"}, os("AlmaLinux"), "AlmaLinux:8"},
+		{inventory.Distro{ID: "rhel", VersionID: "9.4"}, os("Red Hat"), "Red Hat:9"},
+		{inventory.Distro{ID: "wolfi", VersionID: "20230201"}, os("Wolfi"), "Wolfi"},
+		// The package's ecosystem missing: the distro's.
+		{inventory.Distro{ID: "debian", VersionID: "11"}, inventory.Package{Name: "x", Kind: inventory.KindOS}, "Debian:11"},
+		{inventory.Distro{ID: "plan9"}, inventory.Package{Name: "x", Kind: inventory.KindOS}, ""},
+		// Language packages ignore the distro.
+		{inventory.Distro{ID: "debian", VersionID: "12"}, inventory.Package{Name: "x", Ecosystem: "PyPI", Kind: inventory.KindLanguage}, "PyPI"},
+		{inventory.Distro{}, inventory.Package{Name: "x", Ecosystem: "Maven:https://maven.google.com"}, "Maven"},
+	} {
+		if got := EcosystemFor(tc.d, tc.p); got != tc.want {
+			t.Errorf("EcosystemFor(%+v, %s) = %q, want %q", tc.d, tc.p.Ecosystem, got, tc.want)
+		}
+	}
+}
+
+func TestNormalisation(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"Debian:12", "Debian:12"},
+		{" Ubuntu:Pro:22.04:LTS", "Ubuntu:Pro:22.04:LTS"},
+		{"Red Hat:enterprise_linux:9::appstream", "Red Hat:9"},
+		{"Red Hat:enterprise_linux:8.6::baseos", "Red Hat:8"},
+		{"Red Hat:rhel_eus:9.2::baseos", "Red Hat:rhel_eus:9.2::baseos"},
+		{"Maven:https://repo.maven.apache.org/maven2", "Maven"},
+		{"Packagist:https://packages.drupal.org/8", "Packagist"},
+		{"npm", "npm"},
+	} {
+		if got := normEcosystem(tc.in); got != tc.want {
+			t.Errorf("normEcosystem(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	for _, tc := range []struct{ eco, in, want string }{
+		{"PyPI", "Zope.Interface", "zope-interface"},
+		{"PyPI", "typing__extensions", "typing-extensions"},
+		{"PyPI", "ruamel.yaml.clib", "ruamel-yaml-clib"},
+		{"PyPI", "_private-", "private"},
+		{"crates.io", "Serde", "serde"},
+		{"Packagist", "Symfony/Http-Kernel", "symfony/http-kernel"},
+		{"Maven", "org.Apache:Foo", "org.Apache:Foo"},
+		{"Go", "github.com/BurntSushi/toml", "github.com/BurntSushi/toml"},
+		{"npm", "@Scope/pkg", "@Scope/pkg"},
+	} {
+		if got := normName(tc.eco, tc.in); got != tc.want {
+			t.Errorf("normName(%s, %q) = %q, want %q", tc.eco, tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestLookupsRPM(t *testing.T) {
+	d := inventory.Distro{ID: "rocky", VersionID: "9.3"}
+	p := inventory.Package{Name: "openssl-libs", Version: "1:3.0.7-24.el9", SourceName: "openssl", SourceVersion: "1:3.0.7-24.el9",
+		Ecosystem: "Rocky Linux", Kind: inventory.KindOS}
+	got := lookups(d, p)
+	k := func(eco, name string) PackageKey { return PackageKey{Ecosystem: eco, Name: name} }
+	want := []PackageKey{k("Rocky Linux:9", "openssl"), k("Rocky Linux", "openssl"), k("Rocky Linux:9", "openssl-libs"), k("Rocky Linux", "openssl-libs")}
+	if len(got) != len(want) {
+		t.Fatalf("lookups %v", got)
+	}
+	for i := range want {
+		if got[i].key != want[i] {
+			t.Fatalf("lookups %v, want %v", got, want)
+		}
+	}
+}
