@@ -14,10 +14,7 @@ import (
 // newScanService wires image scanning: the cataloguer, the vulnerability
 // data and the push hook that queues scans on push.
 func newScanService(reg *registry.Service, logger *slog.Logger) *scan.Service {
-	s := &scan.Service{
-		Registry: reg,
-		Logger:   logger,
-	}
+	s := scan.New(reg, logger)
 	reg.OnPush(s.OnPush)
 	return s
 }

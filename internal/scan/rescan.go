@@ -80,7 +80,7 @@ func (s *Service) HandlePrune(ctx context.Context, _ meta.Job) error {
 // scan. account limits it to one account ("" for all).
 func (s *Service) Rescan(ctx context.Context, account string) (RescanStats, error) {
 	var st RescanStats
-	db, err := s.matcher(ctx, true)
+	db, err := s.matcher(ctx, nil)
 	if err != nil {
 		return st, err
 	}

@@ -21,7 +21,6 @@ import (
 	"log/slog"
 	"runtime"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -86,11 +85,11 @@ type Service struct {
 	// InventoryVersion names the cataloguer: stored inventories of
 	// another version are catalogued again when an image is scanned.
 	InventoryVersion string
-	// LoadDB loads the vulnerability data (vulndb.Load).
-	LoadDB func(ctx context.Context) (Matcher, error)
-	// DBMaxAge is how long loaded data serves scans before it is loaded
-	// again (default 1 min); rescans always load it afresh.
-	DBMaxAge time.Duration
+	// LoadDB loads the vulnerability data concerning the packages of the
+	// given inventories (vulndb.LoadFor), or all of it when invs is nil
+	// (vulndb.Load): a scan loads what its image needs, a rescan loads
+	// everything once.
+	LoadDB func(ctx context.Context, invs []*inventory.Inventory) (Matcher, error)
 	// RescanBatch is how many images a rescan reads and writes per store
 	// round trip (default 200); Workers how many it matches at once
 	// (default GOMAXPROCS).
@@ -100,10 +99,6 @@ type Service struct {
 	Logger      *slog.Logger
 
 	configs configCache
-
-	dbMu       sync.Mutex
-	db         Matcher
-	dbLoadedAt time.Time
 }
 
 func (s *Service) meta() meta.Store { return s.Registry.Meta() }
@@ -122,26 +117,23 @@ func (s *Service) log() *slog.Logger {
 	return slog.Default()
 }
 
-// matcher returns loaded vulnerability data, loading it when it is older
-// than DBMaxAge or fresh is set.
-func (s *Service) matcher(ctx context.Context, fresh bool) (Matcher, error) {
-	s.dbMu.Lock()
-	defer s.dbMu.Unlock()
-	maxAge := s.DBMaxAge
-	if maxAge <= 0 {
-		maxAge = time.Minute
-	}
-	if s.db != nil && !fresh && s.now().Sub(s.dbLoadedAt) < maxAge {
-		return s.db, nil
-	}
+// matcher loads the vulnerability data: what concerns the packages of
+// images (a scan), or everything when images is nil (a rescan).
+func (s *Service) matcher(ctx context.Context, images []imageInventory) (Matcher, error) {
 	if s.LoadDB == nil {
 		return nil, errors.New("scan: no vulnerability data loader configured")
 	}
-	db, err := s.LoadDB(ctx)
+	var invs []*inventory.Inventory
+	if images != nil {
+		invs = make([]*inventory.Inventory, len(images))
+		for i, im := range images {
+			invs[i] = im.Inventory
+		}
+	}
+	db, err := s.LoadDB(ctx, invs)
 	if err != nil {
 		return nil, fmt.Errorf("scan: loading vulnerability data: %w", err)
 	}
-	s.db, s.dbLoadedAt = db, s.now()
 	return db, nil
 }
 
@@ -282,7 +274,8 @@ type target struct {
 	platform string // from the index's descriptor, when known
 }
 
-// Scan scans an image now and stores its findings. It returns nil when
+// Scan scans an image now and stores its findings (the scan must have been
+// queued: an image whose scan went is not scanned). It returns nil when
 // the image does not exist (any more) and when the scan failed because of
 // the image's content (the scan is then FAILED or UNSUPPORTED_IMAGE with
 // a description); an error means the scan may be retried.
@@ -307,7 +300,7 @@ func (s *Service) Scan(ctx context.Context, r meta.Repository, d string) error {
 	if empty(images) {
 		return s.finishFailed(ctx, r, d, meta.ScanUnsupportedImage, DescUnsupported)
 	}
-	db, err := s.matcher(ctx, false)
+	db, err := s.matcher(ctx, images)
 	if err != nil {
 		return err
 	}
@@ -430,6 +423,18 @@ type storeError struct{ err error }
 func (e *storeError) Error() string { return e.err.Error() }
 func (e *storeError) Unwrap() error { return e.err }
 
+// storeReader marks the read errors of a blob as the store's, so that a
+// blob store failing midway is retried rather than taken for a bad layer.
+type storeReader struct{ io.ReadCloser }
+
+func (r storeReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = &storeError{err}
+	}
+	return n, err
+}
+
 // imageInventory catalogues one image manifest, reusing its stored
 // inventory when the same cataloguer made it.
 func (s *Service) imageInventory(ctx context.Context, t target) (imageInventory, error) {
@@ -457,7 +462,10 @@ func (s *Service) imageInventory(ctx context.Context, t target) (imageInventory,
 			if err != nil && !errors.As(err, &ce) {
 				err = &storeError{err}
 			}
-			return rc, err
+			if err != nil {
+				return nil, err
+			}
+			return storeReader{rc}, nil
 		}
 	}
 	if s.Extract == nil {
