@@ -322,8 +322,8 @@ func goVersion(t testing.TB) string {
 // advisory is an OSV record the tests write.
 type advisory struct {
 	ID, Ecosystem, Package, Fixed, Vector string
-	Modified                             time.Time
-	Withdrawn                            bool
+	Modified                              time.Time
+	Withdrawn                             bool
 }
 
 func (a advisory) json() []byte {

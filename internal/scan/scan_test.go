@@ -435,4 +435,3 @@ func gunzip(b []byte, v any) error {
 	}
 	return json.NewDecoder(zr).Decode(v)
 }
-
