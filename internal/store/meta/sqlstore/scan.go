@@ -211,41 +211,53 @@ func (s *Store) GetScan(ctx context.Context, repoID int64, digest string) (sc me
 	return sc, s.wrap("get scan", err)
 }
 
-// scanBatch bounds the digests of one IN list.
-const scanBatch = 500
+// smallIN is the most digests GetScans looks up with an IN list; more are
+// read as the range between the smallest and the largest. Preparing a
+// statement costs in proportion to its placeholders (on SQLite, about
+// 30 µs per hundred), while a listing page is a run of consecutive digests
+// (DescribeImages pages by digest), which one range scan of the primary
+// key reads exactly.
+const smallIN = 32
 
 // GetScans returns the scans of the given images, without findings.
 func (s *Store) GetScans(ctx context.Context, repoID int64, digests []string) (out map[string]meta.ImageScan, err error) {
 	defer catch("get scans", &err)
 	out = make(map[string]meta.ImageScan, len(digests))
-	for len(digests) > 0 {
-		chunk := digests[:min(len(digests), scanBatch)]
-		digests = digests[len(chunk):]
-		args := make([]any, 0, len(chunk)+1)
+	if len(digests) == 0 {
+		return out, nil
+	}
+	want := make(map[string]bool, len(digests))
+	lo, hi := digests[0], digests[0]
+	for _, d := range digests {
+		want[d] = true
+		lo, hi = min(lo, d), max(hi, d)
+	}
+	var rows *sql.Rows
+	if len(want) <= smallIN {
+		args := make([]any, 0, len(want)+1)
 		args = append(args, repoID)
-		for _, d := range chunk {
+		for d := range want {
 			args = append(args, d)
 		}
-		rows, err := s.r.QueryContext(ctx, s.d.Rebind(`SELECT `+scanCols+` FROM image_scans WHERE repo_id = ? AND digest IN (?`+
-			strings.Repeat(`, ?`, len(chunk)-1)+`)`), args...)
+		rows, err = s.r.QueryContext(ctx, s.d.Rebind(`SELECT `+scanCols+` FROM image_scans WHERE repo_id = ? AND digest IN (?`+
+			strings.Repeat(`, ?`, len(want)-1)+`)`), args...)
+	} else {
+		rows, err = s.r.QueryContext(ctx, s.d.Rebind(`SELECT `+scanCols+` FROM image_scans WHERE repo_id = ? AND digest >= ? AND digest <= ?`), repoID, lo, hi)
+	}
+	if err != nil {
+		return nil, s.wrap("get scans", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		sc, err := scanScan(rows, false)
 		if err != nil {
 			return nil, s.wrap("get scans", err)
 		}
-		for rows.Next() {
-			sc, err := scanScan(rows, false)
-			if err != nil {
-				rows.Close()
-				return nil, s.wrap("get scans", err)
-			}
+		if want[sc.Digest] {
 			out[sc.Digest] = sc
 		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, s.wrap("get scans", err)
-		}
 	}
-	return out, nil
+	return out, s.wrap("get scans", rows.Err())
 }
 
 // ListRematch lists completed scans of a repository with their inventories.
