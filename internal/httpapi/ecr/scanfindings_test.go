@@ -136,7 +136,9 @@ func TestScanningFindings(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		e.scRun(t)
 	}()
-	w := ecr.NewImageScanCompleteWaiter(e.ecr, func(o *ecr.ImageScanCompleteWaiterOptions) { o.MinDelay, o.MaxDelay = 20*time.Millisecond, 50*time.Millisecond })
+	w := ecr.NewImageScanCompleteWaiter(e.ecr, func(o *ecr.ImageScanCompleteWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 20*time.Millisecond, 50*time.Millisecond
+	})
 	imOK(t, w.Wait(ctx, &ecr.DescribeImageScanFindingsInput{RepositoryName: aws.String("team/app"), ImageId: &types.ImageIdentifier{ImageTag: aws.String("v1")}}, 30*time.Second))
 	<-done
 
