@@ -33,6 +33,7 @@ import (
 	"github.com/wharfhq/wharf/internal/scan/gate"
 	"github.com/wharfhq/wharf/internal/scan/sbomsvc"
 	"github.com/wharfhq/wharf/internal/scan/suppress"
+	"github.com/wharfhq/wharf/internal/scan"
 	"github.com/wharfhq/wharf/internal/store/blob"
 	"github.com/wharfhq/wharf/internal/store/blob/fs"
 	"github.com/wharfhq/wharf/internal/store/blob/s3"
@@ -101,6 +102,7 @@ type App struct {
 	Collector *gc.Collector
 	// Lifecycle applies lifecycle policies (periodically, as queued jobs).
 	Lifecycle *lcrunner.Runner
+	Scans     *scan.Service
 	Metrics   *middleware.Metrics
 	// Gate computes pull-gate facts; its Scans is the scan store.
 	Gate    *gate.Gate
@@ -133,6 +135,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	a := &App{Config: cfg, Logger: logger, Stores: st, Registry: reg, Bootstrap: boot}
 	a.Lifecycle = &lcrunner.Runner{Registry: reg, Logger: logger}
 	a.Collector = &gc.Collector{Meta: st.Meta, Blobs: st.Blobs, Grace: cfg.GCGrace, UploadTTL: cfg.UploadTTL}
+	a.Scans = newScanService(reg, logger)
 
 	promReg := prometheus.NewRegistry()
 	if a.Metrics, err = middleware.NewMetrics(promReg); err != nil {
@@ -180,6 +183,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		Region:   cfg.Region,
 		Pager:    awsjson.Paginator{Key: tokenKey},
 		Gate:     gates,
+		Scans:    a.Scans,
 	}
 	if cfg.PublicURL != "" {
 		if u, err := url.Parse(cfg.PublicURL); err == nil {
@@ -253,7 +257,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
 	}
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
-	const nWorkers = 4
+	const nWorkers = 5
 	done := make(chan struct{}, nWorkers)
 	go func() { a.Registry.RunPullRecorder(workers, 5*time.Second, a.Logger); done <- struct{}{} }()
 	go func() {
@@ -287,6 +291,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		done <- struct{}{}
 	}()
 	go func() { a.uploadGauge(workers); done <- struct{}{} }()
+	go func() { a.runScanWorkers(workers); done <- struct{}{} }()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -173,8 +173,19 @@ func (s *Service) putManifest(ctx context.Context, r meta.Repository, put meta.P
 		s.tags.put(r.ID, put.Tag, put.Manifest.Digest)
 		s.tagLists.drop(r.ID)
 	}
+	for _, h := range s.pushHooks {
+		h(ctx, r, put.Manifest)
+	}
 	return nil
 }
+
+// PushHook is told of every manifest stored, through either plane, after
+// it committed (scan on push queues a scan). It must not block the push
+// for long nor fail it: the push has succeeded.
+type PushHook func(ctx context.Context, r meta.Repository, m meta.Manifest)
+
+// OnPush registers a hook; call it before serving.
+func (s *Service) OnPush(h PushHook) { s.pushHooks = append(s.pushHooks, h) }
 
 // allowTagMove applies the repository's tag mutability to a tag move.
 func (s *Service) allowTagMove(r meta.Repository, tag, current, next string) error {

@@ -59,6 +59,8 @@ type Service struct {
 	platformsCache platformCache
 	// exclusions caches pull-time update exclusions by account.
 	exclusions docCache
+	// pushHooks run after every manifest put (see OnPush).
+	pushHooks []PushHook
 }
 
 // New returns a registry service over the given stores.

@@ -243,9 +243,13 @@ func (s *Server) DescribeImages(ctx context.Context, in *ecrapi.DescribeImagesIn
 	if err != nil {
 		return nil, err
 	}
+	scans, err := s.scanSummaries(ctx, r, page)
+	if err != nil {
+		return nil, err
+	}
 	out.ImageDetails = make([]ecrapi.ImageDetail, len(page))
 	for i, im := range page {
-		out.ImageDetails[i] = imageDetail(account, r.Name, im, facts)
+		out.ImageDetails[i] = imageDetail(account, r.Name, im, facts, scans)
 	}
 	return out, nil
 }
@@ -284,9 +288,13 @@ func (s *Server) describeImageIDs(ctx context.Context, r meta.Repository, accoun
 	if err != nil {
 		return nil, err
 	}
+	scans, err := s.scanSummaries(ctx, r, page)
+	if err != nil {
+		return nil, err
+	}
 	out := &ecrapi.DescribeImagesOutput{ImageDetails: make([]ecrapi.ImageDetail, len(page))}
 	for i, im := range page {
-		out.ImageDetails[i] = imageDetail(account, r.Name, im, facts)
+		out.ImageDetails[i] = imageDetail(account, r.Name, im, facts, scans)
 	}
 	return out, nil
 }
@@ -303,7 +311,7 @@ func imageNotFound(id ecrapi.ImageIdentifier, repo, account string) error {
 }
 
 // imageDetail maps an image to ECR's ImageDetail.
-func imageDetail(account, repo string, im meta.Image, facts map[string]manifestFacts) ecrapi.ImageDetail {
+func imageDetail(account, repo string, im meta.Image, facts map[string]manifestFacts, scans map[string]scanSummary) ecrapi.ImageDetail {
 	status := ecrapi.ImageStatus(registry.StatusOf(im.Manifest))
 	d := ecrapi.ImageDetail{
 		RegistryId:             ecrapi.Ptr(account),
@@ -335,6 +343,9 @@ func imageDetail(account, repo string, im meta.Image, facts map[string]manifestF
 	}
 	if !im.ActivatedAt.IsZero() {
 		d.LastActivatedAt = awsjson.NewTimestamp(im.ActivatedAt)
+	}
+	if sc, ok := scans[im.Digest]; ok {
+		d.ImageScanStatus, d.ImageScanFindingsSummary = sc.status, sc.summary
 	}
 	return d
 }

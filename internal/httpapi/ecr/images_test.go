@@ -783,7 +783,13 @@ func TestImagesAuthorization(t *testing.T) {
 // the real HTTP handler with the SDK. server-ms/op is the time the server
 // spends per call (the SDK's JSON decoding excluded); first-call-ms is the
 // first call, before any cached manifest facts.
-func BenchmarkDescribeImages1000(b *testing.B) {
+func BenchmarkDescribeImages1000(b *testing.B) { benchDescribeImages(b, false) }
+
+// BenchmarkDescribeImages1000Scanned is the same with a completed scan of
+// every image (imageScanStatus and imageScanFindingsSummary).
+func BenchmarkDescribeImages1000Scanned(b *testing.B) { benchDescribeImages(b, true) }
+
+func benchDescribeImages(b *testing.B, scanned bool) {
 	ctx := context.Background()
 	cfg := config.Defaults()
 	cfg.DataDir = b.TempDir()
@@ -834,6 +840,16 @@ func BenchmarkDescribeImages1000(b *testing.B) {
 		if _, err := reg.PutManifest(ctx, r, ref, imOCIManifest, m, registry.Actor{Via: "bench"}); err != nil {
 			b.Fatal(err)
 		}
+		if scanned {
+			d := string(digest.FromBytes(m))
+			if _, err := a.Stores.Meta.QueueScan(ctx, meta.ScanRequest{RepoID: r.ID, Digest: d, Job: meta.Job{Kind: "bench-scan"}}); err != nil {
+				b.Fatal(err)
+			}
+			if err := a.Stores.Meta.FinishScan(ctx, meta.ScanResult{RepoID: r.ID, Digest: d, Status: meta.ScanComplete,
+				Counts: map[string]int{"HIGH": 2, "LOW": i % 5}, Findings: []byte("x")}); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 	in := &ecr.DescribeImagesInput{RepositoryName: aws.String("bench/describe"), MaxResults: aws.Int32(1000)}
 	call := func() {
@@ -847,7 +863,8 @@ func BenchmarkDescribeImages1000(b *testing.B) {
 		for served.Load() < want {
 			runtime.Gosched()
 		}
-		if len(out.ImageDetails) != 1000 || out.NextToken != nil || aws.ToInt64(out.ImageDetails[0].ImageSizeInBytes) == 0 {
+		if len(out.ImageDetails) != 1000 || out.NextToken != nil || aws.ToInt64(out.ImageDetails[0].ImageSizeInBytes) == 0 ||
+			scanned != (out.ImageDetails[999].ImageScanFindingsSummary != nil) {
 			b.Fatalf("%d details, token %v", len(out.ImageDetails), out.NextToken)
 		}
 	}

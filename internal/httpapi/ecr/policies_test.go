@@ -323,7 +323,28 @@ func TestOperationsAuthorizeTheirAction(t *testing.T) {
 			_, err := c.DeleteRepositoryCreationTemplate(ctx, &ecr.DeleteRepositoryCreationTemplateInput{Prefix: aws.String("tmpl")})
 			return err
 		}},
+		{"PutRegistryScanningConfiguration", registryARN, func(c *ecr.Client) error {
+			_, err := c.PutRegistryScanningConfiguration(ctx, &ecr.PutRegistryScanningConfigurationInput{ScanType: types.ScanTypeBasic})
+			return err
+		}},
+		{"GetRegistryScanningConfiguration", registryARN, func(c *ecr.Client) error {
+			_, err := c.GetRegistryScanningConfiguration(ctx, &ecr.GetRegistryScanningConfigurationInput{})
+			return err
+		}},
+		{"BatchGetRepositoryScanningConfiguration", repoARN("team/app"), func(c *ecr.Client) error {
+			_, err := c.BatchGetRepositoryScanningConfiguration(ctx, &ecr.BatchGetRepositoryScanningConfigurationInput{RepositoryNames: []string{"team/app"}})
+			return err
+		}},
+		{"StartImageScan", repoARN("team/app"), func(c *ecr.Client) error {
+			_, err := c.StartImageScan(ctx, &ecr.StartImageScanInput{RepositoryName: aws.String("team/app"), ImageId: &types.ImageIdentifier{ImageTag: aws.String("scan")}})
+			return err
+		}},
+		{"DescribeImageScanFindings", repoARN("team/app"), func(c *ecr.Client) error {
+			_, err := c.DescribeImageScanFindings(ctx, &ecr.DescribeImageScanFindingsInput{RepositoryName: aws.String("team/app"), ImageId: &types.ImageIdentifier{ImageTag: aws.String("scan")}})
+			return err
+		}},
 	}
+	e.imImage("team/app", "scan", "scan") // for StartImageScan, then DescribeImageScanFindings
 	nobody := e.addUser(account, "nobody", "AKIAUSERNOBODY000001", "nobody-secret", "")
 	for i, o := range ops {
 		action := "ecr:" + o.action

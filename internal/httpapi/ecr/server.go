@@ -18,6 +18,7 @@ import (
 	"github.com/wharfhq/wharf/internal/awsjson/ecrapi"
 	"github.com/wharfhq/wharf/internal/registry"
 	"github.com/wharfhq/wharf/internal/scan/gate"
+	"github.com/wharfhq/wharf/internal/scan"
 	"github.com/wharfhq/wharf/internal/store/meta"
 )
 
@@ -37,6 +38,8 @@ type Server struct {
 	Now func() time.Time
 	// Gate supplies pull-gate facts for BatchGetImage (nil: none).
 	Gate *gate.Gate
+	// Scans runs image scans (scanning.go).
+	Scans *scan.Service
 }
 
 // Handler returns the HTTP handler of the ECR API with authentication set.

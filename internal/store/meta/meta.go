@@ -177,6 +177,7 @@ type Store interface {
 	HistoryStore
 	ArchiveStore
 	LifecycleRunStore
+	ScanStore
 	VulnStore
 
 	Close() error

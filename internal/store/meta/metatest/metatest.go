@@ -101,6 +101,11 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 		{"BinKeepsBlobsFromGC", testBinKeepsBlobsFromGC},
 		{"BinListing", testBinListing},
 		{"PlatformGuard", testPlatformGuard},
+		{"ScanInventories", testInventories},
+		{"ScanQueueFinish", testScanQueueFinish},
+		{"ScanConcurrentLimit", testScanConcurrentLimit},
+		{"ScanGetScans", testGetScans},
+		{"ScanRematch", testRematch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
