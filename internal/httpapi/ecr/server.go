@@ -17,8 +17,8 @@ import (
 	"github.com/wharfhq/wharf/internal/awsjson"
 	"github.com/wharfhq/wharf/internal/awsjson/ecrapi"
 	"github.com/wharfhq/wharf/internal/registry"
-	"github.com/wharfhq/wharf/internal/scan/gate"
 	"github.com/wharfhq/wharf/internal/scan"
+	"github.com/wharfhq/wharf/internal/scan/gate"
 	"github.com/wharfhq/wharf/internal/store/meta"
 )
 
