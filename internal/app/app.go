@@ -209,7 +209,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	// requests are told apart by their X-Amz-Target prefix.
 	extServer := &wharfapi.Server{Registry: reg, Meta: st.Meta, Authz: authz, Region: cfg.Region,
 		Pager: awsjson.Paginator{Key: tokenKey}, Logger: logger,
-		SBOM:         &sbomsvc.Service{Registry: reg, ToolVersion: sbomsvc.BuildVersion()},
+		SBOM: &sbomsvc.Service{Registry: reg, ToolVersion: sbomsvc.BuildVersion(),
+			Inventories: sbomsvc.StoredInventories{Store: st.Meta}},
 		Suppressions: &suppress.Service{Store: st.Meta, Changed: gates.Forget, Logger: logger}}
 	extAPI := extServer.Handler(authnAPI)
 
