@@ -163,7 +163,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	}
 	// Pull gates: the facts of images for wharf: condition keys, with
 	// stored and OpenVEX suppressions applied.
-	gates := &gate.Gate{Scans: gate.StoreScans{Meta: st.Meta}, Suppressions: st.Meta, VEX: &gate.RegistryVEX{Registry: reg}}
+	gates := &gate.Gate{Scans: gate.StoreScans{Meta: st.Meta}, Suppressions: st.Meta, VEX: &gate.RegistryVEX{Registry: reg},
+		Indexes: gate.RegistryIndexes{Registry: reg}}
 	a.Gate = gates
 	v2 := &oci.Handler{
 		Registry:   reg,
