@@ -10,6 +10,7 @@ import (
 
 	"github.com/wharfhq/wharf/internal/app"
 	"github.com/wharfhq/wharf/internal/config"
+	"github.com/wharfhq/wharf/internal/scan"
 	"github.com/wharfhq/wharf/internal/scan/vulndb"
 	"github.com/wharfhq/wharf/internal/store/meta"
 )
@@ -45,6 +46,14 @@ and skipped. The advisories go to the metadata store, where scans read them.`,
 				rep, err := vulndb.Import(cmd.Context(), st.Meta, args[0], vulndb.ImportOptions{Source: source})
 				if err != nil {
 					return err
+				}
+				// New or changed advisories: the server re-matches the
+				// stored inventories of images under continuous scanning
+				// (a queued job, so it runs even if no server is up now).
+				if rep.Added+rep.Updated > 0 {
+					if err := scan.EnqueueRescan(cmd.Context(), st.Meta, "", time.Now()); err != nil {
+						return fmt.Errorf("imported, but queueing the rescan failed: %w", err)
+					}
 				}
 				out := cmd.OutOrStdout()
 				if asJSON {

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wharfhq/wharf/internal/app"
+	"github.com/wharfhq/wharf/internal/config"
+	"github.com/wharfhq/wharf/internal/scan"
 )
 
 func TestVulndbCommands(t *testing.T) {
@@ -59,5 +64,38 @@ func TestVulndbCommands(t *testing.T) {
 	}
 	if _, err := run(t, "vulndb", "import", data); err == nil {
 		t.Fatal("import without a path was accepted")
+	}
+}
+
+// TestVulndbImportQueuesRescan: an import that changes the data queues one
+// rescan job for the server; an import that changes nothing queues none.
+func TestVulndbImportQueuesRescan(t *testing.T) {
+	dir := t.TempDir()
+	data := "--data=" + dir
+	feed := filepath.Join(t.TempDir(), "a.json")
+	os.WriteFile(feed, []byte(`{"id": "GHSA-aaaa-bbbb-cccc", "modified": "2024-07-01T00:00:00Z", "affected": [{"package": {"ecosystem": "npm", "name": "lodash"},
+	  "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "4.17.21"}]}]}]}`), 0o600)
+	rescans := func() int {
+		t.Helper()
+		cfg := config.Defaults()
+		cfg.DataDir = dir
+		st, err := app.OpenStores(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Meta.Close()
+		js, err := st.Meta.ListJobs(context.Background(), scan.KindRescan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(js)
+	}
+	for i, want := range []int{1, 1} {
+		if _, err := run(t, "vulndb", "import", feed, data); err != nil {
+			t.Fatal(err)
+		}
+		if got := rescans(); got != want {
+			t.Fatalf("after import %d: %d rescan jobs, want %d", i+1, got, want)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/wharfhq/wharf/internal/awsjson"
 	"github.com/wharfhq/wharf/internal/awsjson/ecrapi"
+	"github.com/wharfhq/wharf/internal/registry"
 	"github.com/wharfhq/wharf/internal/scan"
 	"github.com/wharfhq/wharf/internal/scan/gate"
 	"github.com/wharfhq/wharf/internal/scan/inventory"
@@ -192,6 +193,9 @@ func (s *Server) StartImageScan(ctx context.Context, in *ecrapi.StartImageScanIn
 	}
 	if !scan.Scannable(m) {
 		return nil, ecrapi.NewUnsupportedImageTypeException("The image is of a type that cannot be scanned.")
+	}
+	if !registry.Active(m) {
+		return nil, ecrapi.NewImageArchivedException("The image is archived: restore it with UpdateImageStorageClass to STANDARD before scanning it.")
 	}
 	_, err = sv.Queue(ctx, r, m.Digest, scan.Request{Limited: true})
 	switch {
