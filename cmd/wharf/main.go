@@ -23,6 +23,8 @@ func rootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCmd(), versionCmd(), adminCmd(), gcCmd(), migrateCmd(), auditCmd())
+	root.AddCommand(serveCmd(), versionCmd(), adminCmd(), gcCmd(), migrateCmd(), auditCmd(), lifecycleCmd())
+	root.AddCommand(tagCmd(), binCmd())
+	root.AddCommand(scanCmd(), vulndbCmd())
 	return root
 }

@@ -27,6 +27,12 @@ type PolicySource interface {
 // DeniedError explains a denial (for logs and for the caller's message).
 type DeniedError struct {
 	Action, Resource, Reason string
+	// Gate is set when a pull gate denied the request: a Deny statement
+	// reading the image's wharf: keys, without which the caller would have
+	// been allowed. Message then says why, for the caller (the blocking
+	// findings); callers that are denied anyway never see it.
+	Gate    bool
+	Message string
 }
 
 func (e *DeniedError) Error() string {
@@ -99,7 +105,23 @@ func (a *PolicyAuthorizer) parse(doc string) (*policy.Policy, error) {
 
 // Authorize implements Authorizer.
 func (a *PolicyAuthorizer) Authorize(ctx context.Context, p Principal, action string, res Resource) error {
-	var identity []*policy.Policy
+	return a.authorize(ctx, p, action, res, nil, false)
+}
+
+// policies are the documents that govern one request.
+type policies struct {
+	identity, resource []*policy.Policy
+	repo, registry     *policy.Policy // the resource policies, or nil
+}
+
+// authorize decides a request; for a pull (see AuthorizeImage), img
+// supplies the image keys, and pull without img asks for one when needed. The policy lists are built here, in one
+// function, so that they stay on the stack: the hot path allocates none.
+func (a *PolicyAuthorizer) authorize(ctx context.Context, p Principal, action string, res Resource, img Image, pull bool) error {
+	// Local variables, not struct fields: the compiler keeps small
+	// appended slices of locals on the stack.
+	var identity, resource []*policy.Policy
+	var repoPol, regPol *policy.Policy
 	root := !p.Anonymous && p.UserName == ""
 	switch {
 	case p.Anonymous:
@@ -118,13 +140,13 @@ func (a *PolicyAuthorizer) Authorize(ctx context.Context, p Principal, action st
 			identity = append(identity, pol)
 		}
 	}
-	var resource []*policy.Policy
 	if res.Repository != "" {
 		doc, err := a.Source.RepositoryPolicy(ctx, res.AccountID, res.Repository)
 		if err != nil {
 			return err
 		}
 		if pol, err := a.parse(doc); err == nil && pol != nil {
+			repoPol = pol
 			resource = append(resource, pol)
 		}
 	}
@@ -133,6 +155,7 @@ func (a *PolicyAuthorizer) Authorize(ctx context.Context, p Principal, action st
 		return err
 	}
 	if pol, err := a.parse(doc); err == nil && pol != nil {
+		regPol = pol
 		resource = append(resource, pol)
 	}
 
@@ -161,11 +184,31 @@ func (a *PolicyAuthorizer) Authorize(ctx context.Context, p Principal, action st
 	if !p.Anonymous {
 		req.Principal.ARN = p.String()
 	}
+	gated := pull && (readImageKeys(identity) || readImageKeys(resource))
+	if gated && img == nil {
+		return ErrImageNeeded
+	}
+	if gated {
+		keys, err := img.Keys(ctx)
+		if err != nil {
+			return err
+		}
+		for k, v := range keys {
+			req.Context.Set(k, v...)
+		}
+	}
 	d := policy.Authorize(req, identity, resource)
 	if d.Allowed {
 		return nil
 	}
-	return &DeniedError{Action: action, Resource: res.ARN(), Reason: d.Reason}
+	denied := &DeniedError{Action: action, Resource: res.ARN(), Reason: d.Reason}
+	if gated {
+		ps := policies{identity: identity, resource: resource, repo: repoPol, registry: regPol}
+		if msg, ok := explainGate(req, ps, d, img); ok {
+			denied.Message, denied.Gate = msg, true
+		}
+	}
+	return denied
 }
 
 func (a *PolicyAuthorizer) context(ctx context.Context) policy.Context {

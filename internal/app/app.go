@@ -28,8 +28,12 @@ import (
 	"github.com/wharfhq/wharf/internal/httpapi/oci"
 	"github.com/wharfhq/wharf/internal/httpapi/wharfapi"
 	"github.com/wharfhq/wharf/internal/jobs"
+	lcrunner "github.com/wharfhq/wharf/internal/lifecycle/runner"
 	"github.com/wharfhq/wharf/internal/registry"
 	"github.com/wharfhq/wharf/internal/scan"
+	"github.com/wharfhq/wharf/internal/scan/gate"
+	"github.com/wharfhq/wharf/internal/scan/sbomsvc"
+	"github.com/wharfhq/wharf/internal/scan/suppress"
 	"github.com/wharfhq/wharf/internal/store/blob"
 	"github.com/wharfhq/wharf/internal/store/blob/fs"
 	"github.com/wharfhq/wharf/internal/store/blob/s3"
@@ -96,9 +100,13 @@ type App struct {
 	Registry  *registry.Service
 	Bootstrap Bootstrap
 	Collector *gc.Collector
+	// Lifecycle applies lifecycle policies (periodically, as queued jobs).
+	Lifecycle *lcrunner.Runner
 	Scans     *scan.Service
 	Metrics   *middleware.Metrics
-	handler   http.Handler
+	// Gate computes pull-gate facts; its Scans is the scan store.
+	Gate    *gate.Gate
+	handler http.Handler
 }
 
 // New opens the stores, bootstraps the default account and builds the
@@ -113,11 +121,19 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		st.Meta.Close()
 		return nil, fmt.Errorf("bootstrap: %w", err)
 	}
+	restoreDelay := cfg.ArchiveRestoreDelay
+	if restoreDelay == 0 {
+		restoreDelay = -1 // registry.Options: negative is "at once"
+	}
 	reg := registry.New(st.Meta, st.Blobs, registry.Options{
 		CreateOnPush:     cfg.CreateOnPush,
 		MaxManifestBytes: cfg.MaxManifestBytes,
+		BinRetention:     cfg.RecycleBinRetention,
+		Logger:           logger,
+		RestoreDelay:     restoreDelay,
 	})
 	a := &App{Config: cfg, Logger: logger, Stores: st, Registry: reg, Bootstrap: boot}
+	a.Lifecycle = &lcrunner.Runner{Registry: reg, Logger: logger}
 	a.Collector = &gc.Collector{Meta: st.Meta, Blobs: st.Blobs, Grace: cfg.GCGrace, UploadTTL: cfg.UploadTTL}
 	a.Scans = newScanService(reg, logger)
 
@@ -145,6 +161,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		authn = access.Anonymous{AccountID: boot.AccountID}
 		authz = access.AccountAuthorizer{}
 	}
+	// Pull gates: the facts of images for wharf: condition keys, with
+	// stored and OpenVEX suppressions applied.
+	gates := &gate.Gate{Scans: gate.StoreScans{Meta: st.Meta}, Suppressions: st.Meta, VEX: &gate.RegistryVEX{Registry: reg}}
+	a.Gate = gates
 	v2 := &oci.Handler{
 		Registry:   reg,
 		Authn:      authn,
@@ -152,6 +172,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		Region:     cfg.Region,
 		AccountFor: func(*http.Request) string { return boot.AccountID },
 		Logger:     logger,
+		Gate:       gates,
 	}
 	v2.BlobRedirect = cfg.BlobRedirect // S3: 307 to a presigned URL
 	ecrServer := &ecr.Server{
@@ -161,6 +182,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		Tokens:   tokens,
 		Region:   cfg.Region,
 		Pager:    awsjson.Paginator{Key: tokenKey},
+		Gate:     gates,
 		Scans:    a.Scans,
 	}
 	if cfg.PublicURL != "" {
@@ -186,7 +208,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	// The extension API shares the endpoint, SigV4 and the authorizer;
 	// requests are told apart by their X-Amz-Target prefix.
 	extServer := &wharfapi.Server{Registry: reg, Meta: st.Meta, Authz: authz, Region: cfg.Region,
-		Pager: awsjson.Paginator{Key: tokenKey}, Logger: logger}
+		Pager: awsjson.Paginator{Key: tokenKey}, Logger: logger,
+		SBOM:         &sbomsvc.Service{Registry: reg, ToolVersion: sbomsvc.BuildVersion()},
+		Suppressions: &suppress.Service{Store: st.Meta, Changed: gates.Forget, Logger: logger}}
 	extAPI := extServer.Handler(authnAPI)
 
 	mux := http.NewServeMux()
@@ -233,19 +257,37 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
 	}
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{}, 4)
+	const nWorkers = 5
+	done := make(chan struct{}, nWorkers)
 	go func() { a.Registry.RunPullRecorder(workers, 5*time.Second, a.Logger); done <- struct{}{} }()
 	go func() {
 		// Periodic GC is a queued job: every node schedules it and runs
 		// the queue, and it runs once per interval across all nodes.
 		runner := &jobs.Runner{Store: a.Stores.Meta, Poll: min(5*time.Second, a.Config.GCInterval), Logger: a.Logger}
 		runner.Handle(jobs.KindGC, jobs.GCHandler(a.Collector, a.Logger))
-		sched := &jobs.Scheduler{Store: a.Stores.Meta, Logger: a.Logger,
-			Jobs: []jobs.Periodic{{Kind: jobs.KindGC, Interval: a.Config.GCInterval}}}
+		// Expired recycle bin entries are dropped as often as GC runs (at
+		// least hourly), so their blobs go with a following GC; also with
+		// the bin turned off, for the entries it held before.
+		runner.Handle(jobs.KindBinPurge, jobs.BinPurgeHandler(a.Registry, a.Logger))
+		sched := &jobs.Scheduler{Store: a.Stores.Meta, Logger: a.Logger, Jobs: []jobs.Periodic{
+			{Kind: jobs.KindGC, Interval: a.Config.GCInterval},
+			{Kind: jobs.KindBinPurge, Interval: min(a.Config.GCInterval, time.Hour)},
+			{Kind: lcrunner.KindLifecycle, Interval: a.Config.LifecycleInterval},
+		}}
 		schedDone := make(chan struct{})
 		go func() { sched.Run(workers); close(schedDone) }()
 		runner.Run(workers)
 		<-schedDone
+		done <- struct{}{}
+	}()
+	go func() {
+		// Lifecycle runs and image restores have their own runner, so a
+		// long run never delays garbage collection (nor the reverse).
+		runner := &jobs.Runner{Store: a.Stores.Meta, Poll: time.Second, Logger: a.Logger}
+		runner.Handle(lcrunner.KindLifecycle, jobs.LifecycleHandler(a.Lifecycle, a.Logger))
+		runner.Handle(lcrunner.KindLifecycleRepo, jobs.LifecycleRepoHandler(a.Lifecycle, a.Logger))
+		runner.Handle(registry.KindRestore, jobs.RestoreHandler(a.Registry))
+		runner.Run(workers)
 		done <- struct{}{}
 	}()
 	go func() { a.uploadGauge(workers); done <- struct{}{} }()
@@ -262,7 +304,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		cancel()
 	}
 	stopWorkers()
-	for i := 0; i < cap(done); i++ {
+	for i := 0; i < nWorkers; i++ {
 		<-done
 	}
 	if errors.Is(err, http.ErrServerClosed) {

@@ -78,6 +78,14 @@ type Config struct {
 	GCGrace time.Duration `yaml:"gc_grace"`
 	// UploadTTL is how long an idle upload session is kept.
 	UploadTTL time.Duration `yaml:"upload_ttl"`
+	// RecycleBinRetention is how long a deleted image stays restorable
+	// (with its tags, its blobs kept from GC); 0 deletes immediately.
+	RecycleBinRetention time.Duration `yaml:"recycle_bin_retention"`
+	// LifecycleInterval is how often lifecycle policies are applied.
+	LifecycleInterval time.Duration `yaml:"lifecycle_interval"`
+	// ArchiveRestoreDelay is how long restoring an archived image takes
+	// (its status is ACTIVATING meanwhile); 0 restores at once.
+	ArchiveRestoreDelay time.Duration `yaml:"archive_restore_delay"`
 	// MaxManifestBytes caps the size of a pushed manifest.
 	MaxManifestBytes int64 `yaml:"max_manifest_bytes"`
 	// ReadHeaderTimeout bounds reading request headers (http.Server).
@@ -91,20 +99,23 @@ type Config struct {
 // Defaults returns the built-in default configuration.
 func Defaults() Config {
 	return Config{
-		Listen:            "127.0.0.1:5000",
-		DataDir:           "./wharf-data",
-		Region:            "us-east-1",
-		CreateOnPush:      true,
-		LogFormat:         "text",
-		LogLevel:          "info",
-		AccessLog:         true,
-		GCInterval:        time.Hour,
-		GCGrace:           24 * time.Hour,
-		UploadTTL:         24 * time.Hour,
-		MaxManifestBytes:  4 << 20,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ShutdownTimeout:   30 * time.Second,
+		Listen:              "127.0.0.1:5000",
+		DataDir:             "./wharf-data",
+		Region:              "us-east-1",
+		CreateOnPush:        true,
+		LogFormat:           "text",
+		LogLevel:            "info",
+		AccessLog:           true,
+		GCInterval:          time.Hour,
+		GCGrace:             24 * time.Hour,
+		UploadTTL:           24 * time.Hour,
+		RecycleBinRetention: 7 * 24 * time.Hour,
+		LifecycleInterval:   24 * time.Hour,
+		ArchiveRestoreDelay: time.Minute,
+		MaxManifestBytes:    4 << 20,
+		ReadHeaderTimeout:   10 * time.Second,
+		IdleTimeout:         2 * time.Minute,
+		ShutdownTimeout:     30 * time.Second,
 	}
 }
 
@@ -177,6 +188,7 @@ func (c Config) Validate() error {
 		{"gc_interval", c.GCInterval},
 		{"gc_grace", c.GCGrace},
 		{"upload_ttl", c.UploadTTL},
+		{"lifecycle_interval", c.LifecycleInterval},
 		{"read_header_timeout", c.ReadHeaderTimeout},
 		{"idle_timeout", c.IdleTimeout},
 		{"shutdown_timeout", c.ShutdownTimeout},
@@ -184,6 +196,12 @@ func (c Config) Validate() error {
 		if d.v <= 0 {
 			bad(d.key, "must be positive, got %v", d.v)
 		}
+	}
+	if c.RecycleBinRetention < 0 {
+		bad("recycle_bin_retention", "must not be negative (0 turns the recycle bin off), got %v", c.RecycleBinRetention)
+	}
+	if c.ArchiveRestoreDelay < 0 {
+		bad("archive_restore_delay", "must not be negative, got %v", c.ArchiveRestoreDelay)
 	}
 	if c.MaxManifestBytes <= 0 {
 		bad("max_manifest_bytes", "must be positive, got %d", c.MaxManifestBytes)

@@ -55,6 +55,7 @@ func TestDefaultsValid(t *testing.T) {
 	if d.Listen != "127.0.0.1:5000" || d.DataDir != "./wharf-data" || d.Region != "us-east-1" ||
 		!d.CreateOnPush || d.Anonymous || d.LogFormat != "text" || d.LogLevel != "info" ||
 		d.GCInterval != time.Hour || d.GCGrace != 24*time.Hour || d.UploadTTL != 24*time.Hour ||
+		d.LifecycleInterval != 24*time.Hour || d.ArchiveRestoreDelay != time.Minute ||
 		d.MaxManifestBytes != 4<<20 {
 		t.Fatalf("unexpected defaults: %+v", d)
 	}
@@ -245,7 +246,8 @@ log_format: json
 				"WHARF_PUBLIC_URL=https://registry.example.com", "WHARF_ACCOUNT_ID=123456789012",
 				"WHARF_ADMIN_ACCESS_KEY_ID=AKIDEXAMPLE", "WHARF_ADMIN_SECRET_ACCESS_KEY=" + secret,
 				"WHARF_ANONYMOUS=yes", "WHARF_CREATE_ON_PUSH=0", "WHARF_LOG_FORMAT=json", "WHARF_LOG_LEVEL=debug", "WHARF_ACCESS_LOG=false", "WHARF_FSYNC=true", "WHARF_BLOB_REDIRECT=true",
-				"WHARF_GC_INTERVAL=10m", "WHARF_GC_GRACE=1h", "WHARF_UPLOAD_TTL=2h", "WHARF_MAX_MANIFEST_BYTES=100KiB",
+				"WHARF_GC_INTERVAL=10m", "WHARF_GC_GRACE=1h", "WHARF_UPLOAD_TTL=2h", "WHARF_RECYCLE_BIN_RETENTION=0", "WHARF_MAX_MANIFEST_BYTES=100KiB",
+				"WHARF_LIFECYCLE_INTERVAL=6h", "WHARF_ARCHIVE_RESTORE_DELAY=0s",
 				"WHARF_READ_HEADER_TIMEOUT=5s", "WHARF_IDLE_TIMEOUT=1m", "WHARF_SHUTDOWN_TIMEOUT=9s",
 			},
 			check: func(t *testing.T, c Config) {
@@ -255,6 +257,7 @@ log_format: json
 					AdminAccessKeyID: "AKIDEXAMPLE", AdminSecretAccessKey: secret,
 					Anonymous: true, CreateOnPush: false, LogFormat: "json", LogLevel: "debug", AccessLog: false, Fsync: true, BlobRedirect: true,
 					GCInterval: 10 * time.Minute, GCGrace: time.Hour, UploadTTL: 2 * time.Hour,
+					LifecycleInterval: 6 * time.Hour, ArchiveRestoreDelay: 0,
 					MaxManifestBytes: 100 << 10, ReadHeaderTimeout: 5 * time.Second,
 					IdleTimeout: time.Minute, ShutdownTimeout: 9 * time.Second,
 				}
@@ -418,9 +421,13 @@ func TestValidate(t *testing.T) {
 		{"log format", func(c *Config) { c.LogFormat = "xml" }, "log_format:"},
 		{"log level", func(c *Config) { c.LogLevel = "loud" }, "log_level:"},
 		{"log level case", func(c *Config) { c.LogLevel = "WARN" }, ""},
+		{"lifecycle interval zero", func(c *Config) { c.LifecycleInterval = 0 }, "lifecycle_interval:"},
+		{"negative restore delay", func(c *Config) { c.ArchiveRestoreDelay = -time.Second }, "archive_restore_delay:"},
 		{"gc interval zero", func(c *Config) { c.GCInterval = 0 }, "gc_interval:"},
 		{"gc grace negative", func(c *Config) { c.GCGrace = -time.Second }, "gc_grace:"},
 		{"upload ttl zero", func(c *Config) { c.UploadTTL = 0 }, "upload_ttl:"},
+		{"recycle bin off", func(c *Config) { c.RecycleBinRetention = 0 }, ""},
+		{"recycle bin negative", func(c *Config) { c.RecycleBinRetention = -time.Hour }, "recycle_bin_retention:"},
 		{"read header timeout", func(c *Config) { c.ReadHeaderTimeout = 0 }, "read_header_timeout:"},
 		{"manifest size", func(c *Config) { c.MaxManifestBytes = 0 }, "max_manifest_bytes:"},
 	}

@@ -217,3 +217,42 @@ func TestPushesRacingGC(t *testing.T) {
 	}
 	t.Logf("%d of 60 pushes acknowledged while GC ran", len(acked))
 }
+
+// TestKeepsArchivedImages: an archived image (and one being restored) is
+// still an image: GC keeps its blobs, however old.
+func TestKeepsArchivedImages(t *testing.T) {
+	f := setup(t, time.Hour)
+	ctx := context.Background()
+	var digests []digest.Digest
+	var blobs [][]byte
+	for _, seed := range []string{"archived", "activating"} {
+		cfg, layer := []byte(`{"os":"linux","seed":"`+seed+`"}`), []byte("layer of "+seed)
+		f.put(t, cfg)
+		f.put(t, layer)
+		m := manifestFor(cfg, layer)
+		if _, err := f.reg.PutManifest(ctx, f.repo, names.Reference{Digest: dg(m)}, "application/vnd.oci.image.manifest.v1+json", m, registry.Actor{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.reg.Archive(ctx, f.repo, string(dg(m))); err != nil {
+			t.Fatal(err)
+		}
+		digests = append(digests, dg(m))
+		blobs = append(blobs, cfg, layer)
+	}
+	if err := f.reg.Restore(ctx, f.repo, string(digests[1])); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.advance(48 * time.Hour)
+	rep, err := f.col.Run(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.BlobsDeleted != 0 || rep.LinksDropped != 0 {
+		t.Fatalf("GC took blobs of archived images: %+v", rep)
+	}
+	for _, b := range blobs {
+		if _, _, err := f.reg.Blobs().Open(ctx, string(dg(b))); err != nil {
+			t.Fatalf("blob %s of an archived image: %v", dg(b), err)
+		}
+	}
+}

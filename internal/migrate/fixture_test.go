@@ -24,6 +24,7 @@ import (
 
 	"github.com/wharfhq/wharf/internal/app"
 	"github.com/wharfhq/wharf/internal/config"
+	"github.com/wharfhq/wharf/internal/registry"
 	"github.com/wharfhq/wharf/internal/store/meta"
 )
 
@@ -283,6 +284,17 @@ func buildSource(t *testing.T) *fixture {
 	p.mount("base/alpine", "team/app", sha(shared))
 	p.image("base/alpine", "3.20", "alpine")
 	p.image("team/locked", "v1", "locked", data("locked layer", 100))
+	p.image("team/locked", "v0", "archived", data("archived layer", 100))
+	// An archived image, one being restored (its job stays with the
+	// source), and a pull-time update exclusion.
+	for _, tag := range []string{"v0", "v1"} {
+		try(adminECR.UpdateImageStorageClass(ctx, &ecr.UpdateImageStorageClassInput{RepositoryName: aws.String("team/locked"),
+			ImageId: &types.ImageIdentifier{ImageTag: aws.String(tag)}, TargetStorageClass: types.TargetStorageClassArchive})).must(t)
+	}
+	try(adminECR.UpdateImageStorageClass(ctx, &ecr.UpdateImageStorageClassInput{RepositoryName: aws.String("team/locked"),
+		ImageId: &types.ImageIdentifier{ImageTag: aws.String("v1")}, TargetStorageClass: types.TargetStorageClassStandard})).must(t)
+	try(adminECR.RegisterPullTimeUpdateExclusion(ctx, &ecr.RegisterPullTimeUpdateExclusionInput{
+		PrincipalArn: aws.String("arn:aws:iam::" + accountA + ":user/ci")})).must(t)
 	// An abandoned push: a linked blob no manifest references.
 	p.blob("tools/cli", data("abandoned", 5000))
 
@@ -295,6 +307,19 @@ func buildSource(t *testing.T) *fixture {
 		Description:  aws.String("repositories created on push"),
 		ResourceTags: []types.Tag{{Key: aws.String("origin"), Value: aws.String("push")}}})).must(t)
 	try(adminECR.PutLifecyclePolicy(ctx, &ecr.PutLifecyclePolicyInput{RepositoryName: aws.String("team/app"), LifecyclePolicyText: aws.String(lifecyclePolicy)})).must(t)
+	appRepo := try(a.Registry.Repository(ctx, accountA, "team/app", false)).must(t)
+	try(a.Registry.SetPlatformGuard(ctx, appRepo, true, registry.Actor{Principal: "fixture", Via: "test"})).must(t)
+	// Finding suppressions: a repository's (one expired) and a registry-wide one.
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	for _, sup := range []meta.Suppression{
+		{AccountID: accountA, Repository: "team/app", FindingID: "CVE-2024-1", Package: "openssl", Justification: "not reachable", ExpiresAt: t0.Add(24 * time.Hour), CreatedBy: "fixture", CreatedAt: t0},
+		{AccountID: accountA, Repository: "team/app", FindingID: "CVE-2024-2", Digest: f.img3, Justification: "expired", ExpiresAt: t0.Add(time.Hour), CreatedBy: "fixture", CreatedAt: t0},
+		{AccountID: accountA, Repository: meta.RegistryWide, FindingID: "CVE-2024-3", Justification: "everywhere", ExpiresAt: t0.Add(48 * time.Hour), CreatedBy: "fixture", CreatedAt: t0},
+	} {
+		if _, _, err := a.Stores.Meta.PutSuppression(ctx, sup); err != nil {
+			t.Fatal(err)
+		}
+	}
 	try(adminECR.TagResource(ctx, &ecr.TagResourceInput{ResourceArn: aws.String("arn:aws:ecr:us-east-1:" + accountA + ":repository/team/locked"),
 		Tags: []types.Tag{{Key: aws.String("compliance"), Value: aws.String("pci")}}})).must(t)
 

@@ -45,14 +45,17 @@ package migrate
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"maps"
 	"slices"
+	"strconv"
 	"time"
 
+	"github.com/wharfhq/wharf/internal/registry"
 	"github.com/wharfhq/wharf/internal/store/blob"
 	"github.com/wharfhq/wharf/internal/store/meta"
 )
@@ -137,7 +140,15 @@ func (c *Copier) run(ctx context.Context, rep *Report) error {
 			return err
 		}
 	}
-	return c.copyResourceTags(ctx, rep)
+	if err := c.copyResourceTags(ctx, rep); err != nil {
+		return err
+	}
+	for _, a := range accounts {
+		if err := c.copySuppressions(ctx, rep, a.ID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkDestination refuses a destination holding an account the source does
@@ -181,7 +192,47 @@ func (c *Copier) copyAccount(ctx context.Context, rep *Report, a meta.Account) e
 	if err := c.copyAccountSettings(ctx, rep, a.ID); err != nil {
 		return err
 	}
+	if err := c.copyPullExclusions(ctx, rep, a.ID); err != nil {
+		return err
+	}
 	return c.copyTemplates(ctx, rep, a.ID)
+}
+
+// copyPullExclusions mirrors the account's pull-time update exclusions.
+func (c *Copier) copyPullExclusions(ctx context.Context, rep *Report, acct string) error {
+	src, err := c.SrcMeta.ListPullTimeExclusions(ctx, acct, "", 0)
+	if err != nil {
+		return fmt.Errorf("source: list pull time exclusions of %s: %w", acct, err)
+	}
+	dst, err := c.DstMeta.ListPullTimeExclusions(ctx, acct, "", 0)
+	if err != nil {
+		return fmt.Errorf("destination: list pull time exclusions of %s: %w", acct, err)
+	}
+	in := map[string]bool{}
+	for _, e := range src {
+		in[e.PrincipalARN] = true
+	}
+	for _, e := range dst {
+		if in[e.PrincipalARN] {
+			continue
+		}
+		if err := c.DstMeta.DeletePullTimeExclusion(ctx, acct, e.PrincipalARN); err != nil && !errors.Is(err, meta.ErrNotFound) {
+			return fmt.Errorf("destination: delete pull time exclusion %s: %w", e.PrincipalARN, err)
+		}
+		rep.removed(KindPullExclusions, 1)
+	}
+	for _, e := range src {
+		_, err := c.DstMeta.PutPullTimeExclusion(ctx, e, 0)
+		switch {
+		case err == nil:
+			rep.copied(KindPullExclusions, 1)
+		case errors.Is(err, meta.ErrExists):
+			rep.skipped(KindPullExclusions, 1)
+		default:
+			return fmt.Errorf("destination: put pull time exclusion %s: %w", e.PrincipalARN, err)
+		}
+	}
+	return nil
 }
 
 func (c *Copier) copyUsers(ctx context.Context, rep *Report, acct string) error {
@@ -473,7 +524,39 @@ func (c *Copier) copyRepository(ctx context.Context, rep *Report, bc *blobCopier
 	if err := c.copyTagEvents(ctx, rep, sr, dr); err != nil {
 		return err
 	}
-	return c.copyLifecyclePolicy(ctx, rep, sr, dr)
+	if err := c.copyLifecyclePolicy(ctx, rep, sr, dr); err != nil {
+		return err
+	}
+	return c.copyPlatformGuard(ctx, rep, sr, dr)
+}
+
+// copyPlatformGuard copies the repository's platform guard setting (the
+// recycle bin is not copied: its entries are deleted images).
+func (c *Copier) copyPlatformGuard(ctx context.Context, rep *Report, sr, dr meta.Repository) error {
+	sg, err := c.SrcMeta.GetPlatformGuard(ctx, sr.ID)
+	if err != nil {
+		return fmt.Errorf("source: platform guard: %w", err)
+	}
+	dg, err := c.DstMeta.GetPlatformGuard(ctx, dr.ID)
+	if err != nil {
+		return fmt.Errorf("destination: platform guard: %w", err)
+	}
+	switch {
+	case sg.UpdatedAt.IsZero() && dg.UpdatedAt.IsZero():
+		return nil // never set on either side
+	case sg.Enabled == dg.Enabled && sg.UpdatedAt.Equal(dg.UpdatedAt) && sg.UpdatedBy == dg.UpdatedBy:
+		rep.skipped(KindPlatformGuards, 1)
+		return nil
+	}
+	sg.RepoID = dr.ID
+	if sg.UpdatedAt.IsZero() {
+		sg.UpdatedAt = dg.UpdatedAt // set only on the destination: turn it off there
+	}
+	if err := c.DstMeta.PutPlatformGuard(ctx, sg); err != nil {
+		return fmt.Errorf("destination: put platform guard: %w", err)
+	}
+	rep.copied(KindPlatformGuards, 1)
+	return nil
 }
 
 // copyLinks copies the blobs the repository links, then links them. It
@@ -721,7 +804,42 @@ func (c *Copier) copyManifest(ctx context.Context, rep *Report, sr, dr meta.Repo
 			rep.skipped(KindPullTimes, 1)
 		}
 	}
-	return true, nil
+	return true, c.copyImageState(ctx, rep, dr, sm, dm)
+}
+
+// HasImageState reports whether an image's state differs from a new
+// image's (active, never archived): the images KindImageStates counts.
+func HasImageState(m meta.Manifest) bool {
+	return registry.StatusOf(m) != meta.ImageActive || !m.ArchivedAt.IsZero() || !m.ActivatedAt.IsZero()
+}
+
+// copyImageState gives the destination image the source's status
+// (archived, being restored) and times. An image being restored gets a
+// restore job on the destination, due at once: the source's job stays
+// behind.
+func (c *Copier) copyImageState(ctx context.Context, rep *Report, dr meta.Repository, sm, dm meta.Manifest) error {
+	status := registry.StatusOf(sm)
+	if status == registry.StatusOf(dm) && sm.ArchivedAt.Equal(dm.ArchivedAt) && sm.ActivatedAt.Equal(dm.ActivatedAt) {
+		if HasImageState(sm) {
+			rep.skipped(KindImageStates, 1)
+		}
+		return nil
+	}
+	if status == meta.ImageActivating {
+		payload, err := json.Marshal(registry.RestoreJob{RepoID: dr.ID, Digest: sm.Digest})
+		if err != nil {
+			return err
+		}
+		if _, _, err := c.DstMeta.Enqueue(ctx, meta.Job{Kind: registry.KindRestore,
+			Key: registry.KindRestore + ":" + strconv.FormatInt(dr.ID, 10) + ":" + sm.Digest, Payload: payload}); err != nil {
+			return fmt.Errorf("destination: restore job of %s: %w", sm.Digest, err)
+		}
+	}
+	if err := c.DstMeta.RestoreImageState(ctx, dr.ID, sm.Digest, status, sm.ArchivedAt, sm.ActivatedAt); err != nil {
+		return fmt.Errorf("destination: state of %s: %w", sm.Digest, err)
+	}
+	rep.copied(KindImageStates, 1)
+	return nil
 }
 
 // checkContent checks that the manifest's bytes hash to its digest.

@@ -21,17 +21,21 @@ const (
 	KindBlobLinks         = "blob_links"
 	KindManifests         = "manifests"
 	KindPullTimes         = "pull_times"
+	KindImageStates       = "image_states"
 	KindTags              = "tags"
 	KindTagEvents         = "tag_events"
 	KindLifecyclePolicies = "lifecycle_policies"
+	KindPlatformGuards    = "platform_guards"
 	KindResourceTags      = "resource_tags"
+	KindSuppressions      = "suppressions"
+	KindPullExclusions    = "pull_time_exclusions"
 )
 
 // kinds lists every kind in report order.
 var kinds = []string{
 	KindAccounts, KindUsers, KindUserPolicies, KindAccessKeys, KindRegistryPolicies, KindAccountSettings,
-	KindCreationTemplates, KindRepositories, KindBlobs, KindBlobLinks, KindManifests, KindPullTimes, KindTags,
-	KindTagEvents, KindLifecyclePolicies, KindResourceTags,
+	KindPullExclusions, KindCreationTemplates, KindRepositories, KindBlobs, KindBlobLinks, KindManifests, KindPullTimes,
+	KindImageStates, KindTags, KindTagEvents, KindLifecyclePolicies, KindPlatformGuards, KindResourceTags, KindSuppressions,
 }
 
 // Count is what happened to the items of one kind.

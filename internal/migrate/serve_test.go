@@ -17,6 +17,7 @@ import (
 	"github.com/wharfhq/wharf/internal/app"
 	"github.com/wharfhq/wharf/internal/config"
 	"github.com/wharfhq/wharf/internal/migrate"
+	"github.com/wharfhq/wharf/internal/registry"
 )
 
 // serveAndCheck starts a server on a migrated registry, as an operator
@@ -46,6 +47,11 @@ func serveAndCheck(t *testing.T, f *fixture, want *snapshot, loc migrate.Locatio
 	}
 	c := httpc{t, srv.URL}
 	accept := ociManifest + "," + ociIndex
+	// The image being restored on the source is being restored on the copy,
+	// by a job of its own.
+	if js := try(a.Stores.Meta.ListJobs(ctx, registry.KindRestore)).must(t); len(js) != 1 {
+		t.Fatalf("restore jobs on the copy: %+v", js)
+	}
 
 	// Every manifest (by digest and by tag, byte for byte) and every blob
 	// (hashed) of the default account, as its admin.
@@ -56,9 +62,18 @@ func serveAndCheck(t *testing.T, f *fixture, want *snapshot, loc migrate.Locatio
 		}
 		name := rs.Repo.Name
 		content := map[string][]byte{}
+		archived := map[string]bool{}
 		for _, m := range rs.Manifests {
 			content[m.Digest] = m.Content
 			res, body := c.do("GET", "/v2/"+name+"/manifests/"+m.Digest, nil, f.adminKey, f.adminSec, "Accept", accept)
+			if !registry.Active(m) {
+				// Archived (or being restored) on the copy too.
+				archived[m.Digest] = true
+				if res.StatusCode != 404 || !strings.Contains(string(body), m.Status) && !strings.Contains(string(body), "archived") {
+					t.Fatalf("GET %s@%s (%s): %d %s", name, m.Digest, m.Status, res.StatusCode, body)
+				}
+				continue
+			}
 			if res.StatusCode != 200 || !bytes.Equal(body, m.Content) || res.Header.Get("Docker-Content-Digest") != m.Digest {
 				t.Fatalf("GET %s@%s: %d, %d bytes", name, m.Digest, res.StatusCode, len(body))
 			}
@@ -66,6 +81,12 @@ func serveAndCheck(t *testing.T, f *fixture, want *snapshot, loc migrate.Locatio
 		}
 		for _, tag := range rs.Tags {
 			res, body := c.do("GET", "/v2/"+name+"/manifests/"+tag.Name, nil, f.adminKey, f.adminSec, "Accept", accept)
+			if archived[tag.Digest] {
+				if res.StatusCode != 404 {
+					t.Fatalf("GET %s:%s of an archived image: %d", name, tag.Name, res.StatusCode)
+				}
+				continue
+			}
 			if res.StatusCode != 200 || !bytes.Equal(body, content[tag.Digest]) {
 				t.Fatalf("GET %s:%s: %d", name, tag.Name, res.StatusCode)
 			}

@@ -27,8 +27,10 @@ type snapshot struct {
 	RegistryPolicies map[string]string
 	Settings         map[string]map[string]string
 	Templates        []meta.CreationTemplate
+	PullExclusions   []meta.PullTimeExclusion
 	Repos            map[string]*repoSnapshot
 	ResourceTags     map[string]map[string]string
+	Suppressions     []meta.Suppression
 	// Blobs maps every linked digest to its size, each read from the blob
 	// store and hashed; Stored lists every blob the blob store holds.
 	Blobs  map[string]int64
@@ -38,6 +40,7 @@ type snapshot struct {
 type repoSnapshot struct {
 	Repo      meta.Repository
 	Lifecycle *meta.LifecyclePolicy
+	Guard     meta.PlatformGuard
 	Links     []string
 	Manifests []meta.Manifest
 	Refs      map[string]meta.Refs
@@ -65,6 +68,8 @@ func takeSnapshot(t *testing.T, st *migrate.Stores) *snapshot {
 		}
 		s.Settings[a.ID] = try(m.ListAccountSettings(ctx, a.ID)).must(t)
 		s.Templates = append(s.Templates, try(m.ListCreationTemplates(ctx, a.ID)).must(t)...)
+		s.Suppressions = append(s.Suppressions, try(m.ListSuppressions(ctx, meta.SuppressionFilter{AccountID: a.ID})).must(t)...)
+		s.PullExclusions = append(s.PullExclusions, try(m.ListPullTimeExclusions(ctx, a.ID, "", 0)).must(t)...)
 		for _, r := range try(m.ListRepositories(ctx, a.ID, "", 0)).must(t) {
 			rs := &repoSnapshot{Repo: r, Refs: map[string]meta.Refs{}}
 			rs.Repo.ID = 0
@@ -72,6 +77,8 @@ func takeSnapshot(t *testing.T, st *migrate.Stores) *snapshot {
 				lp.RepoID = 0
 				rs.Lifecycle = &lp
 			}
+			rs.Guard = try(m.GetPlatformGuard(ctx, r.ID)).must(t)
+			rs.Guard.RepoID = 0
 			for _, b := range try(m.ListBlobLinks(ctx, r.ID, "", 0)).must(t) {
 				rs.Links = append(rs.Links, fmt.Sprintf("%s:%d", b.Digest, b.Size))
 				s.Blobs[b.Digest] = b.Size
@@ -145,6 +152,7 @@ func (s *snapshot) totals() map[string]int64 {
 		migrate.KindAccessKeys: int64(len(s.Keys)), migrate.KindUserPolicies: int64(len(s.UserPolicies)),
 		migrate.KindRegistryPolicies: int64(len(s.RegistryPolicies)), migrate.KindCreationTemplates: int64(len(s.Templates)),
 		migrate.KindRepositories: int64(len(s.Repos)), migrate.KindBlobs: int64(len(s.Blobs)),
+		migrate.KindPullExclusions: int64(len(s.PullExclusions)),
 	}
 	for _, st := range s.Settings {
 		n[migrate.KindAccountSettings] += int64(len(st))
@@ -160,9 +168,15 @@ func (s *snapshot) totals() map[string]int64 {
 		if r.Lifecycle != nil {
 			n[migrate.KindLifecyclePolicies]++
 		}
+		if !r.Guard.UpdatedAt.IsZero() {
+			n[migrate.KindPlatformGuards]++
+		}
 		for _, m := range r.Manifests {
 			if !m.LastPullAt.IsZero() {
 				n[migrate.KindPullTimes]++
+			}
+			if migrate.HasImageState(m) {
+				n[migrate.KindImageStates]++
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -9,6 +10,9 @@ import (
 type program struct {
 	vars  bool // policy variables are substituted (Version 2012-10-17)
 	stmts []cstmt
+	// services are the lower-case prefixes ("aws", "ecr", "wharf") of the
+	// condition keys the policy reads, in conditions or in variables.
+	services []string
 }
 
 type cstmt struct {
@@ -23,6 +27,7 @@ type cstmt struct {
 	notRes   bool
 	resVars  bool // some resource pattern holds a policy variable
 	conds    []ccond
+	services []string // see program.services
 }
 
 // compile validates p and builds its program. Errors name the statement.
@@ -52,6 +57,11 @@ func compile(p *Policy) (*program, error) {
 		}
 		cs.index = i
 		prog.stmts[i] = cs
+		for _, svc := range cs.services {
+			if !slices.Contains(prog.services, svc) {
+				prog.services = append(prog.services, svc)
+			}
+		}
 	}
 	return prog, nil
 }
@@ -123,6 +133,17 @@ func compileStatement(st *Statement, path string, vars bool) (cstmt, error) {
 			return cs, errorf(path, "%v", err)
 		}
 		cs.conds = append(cs.conds, c)
+		cs.addService(c.key)
+		if c.anyVar {
+			for _, v := range c.vals {
+				cs.addVarServices(v)
+			}
+		}
+	}
+	if cs.resVars {
+		for _, r := range cs.res {
+			cs.addVarServices(r)
+		}
 	}
 	return cs, nil
 }

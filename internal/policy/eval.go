@@ -422,6 +422,11 @@ type Decision struct {
 	// denying statement, the allowing one, or, for a cross-account allow,
 	// the resource policy's statement.
 	MatchedSid string
+	// DenyPolicy and DenyStatement name the statement of an explicit deny
+	// (DenyPolicy is nil otherwise), for callers that explain a denial
+	// (see Policy.StatementConditionsHold).
+	DenyPolicy    *Policy
+	DenyStatement int
 }
 
 // Authorize decides a request the way AWS combines identity and resource
@@ -526,7 +531,8 @@ func scan(e *evalCtx, kind Kind, list []*Policy, direct, account *found) (Decisi
 			if out.err != nil {
 				return Decision{Reason: kind.String() + " #" + strconv.Itoa(i) + " is invalid: " + out.err.Error()}, true
 			}
-			return Decision{Reason: "explicit deny in " + where(kind, i, out.stmt), MatchedSid: out.stmt.sid}, true
+			return Decision{Reason: "explicit deny in " + where(kind, i, out.stmt), MatchedSid: out.stmt.sid,
+				DenyPolicy: p, DenyStatement: out.stmt.index}, true
 		case Allow:
 			dst := direct
 			if account != nil && out.level != princDirect {

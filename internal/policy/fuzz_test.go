@@ -38,6 +38,17 @@ func FuzzParse(f *testing.F) {
 		e1 := p.Evaluate(req)
 		_ = Authorize(req, []*Policy{p}, []*Policy{p})
 		_ = Authorize(Request{Principal: anon, Action: "ecr:PutImage"}, nil, []*Policy{p})
+		// The pull-gate helpers: a deny explained and dropped statement by
+		// statement must terminate and agree with the key services.
+		if d := Authorize(req, nil, []*Policy{p}); d.DenyPolicy != nil {
+			_ = p.StatementConditionsHold(d.DenyStatement, req)
+			if p.StatementUsesKeysOf(d.DenyStatement, "wharf") && !p.UsesKeysOf("wharf") {
+				t.Fatal("a statement reads wharf: keys the policy does not")
+			}
+			if rest := p.WithoutStatement(d.DenyStatement); rest.Evaluate(req) == Deny && rest.StatementConditionsHold(d.DenyStatement, req) {
+				t.Fatal("the dropped statement still holds")
+			}
+		}
 
 		b, err := p.MarshalJSON()
 		if err != nil {

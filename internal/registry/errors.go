@@ -30,6 +30,22 @@ const (
 	CodeUnsupported         Code = "UNSUPPORTED"
 	CodeTooManyRequests     Code = "TOOMANYREQUESTS"
 	CodeManifestReferenced  Code = "MANIFEST_REFERENCED"
+	// CodePlatformMismatch refuses a tag move across platforms (the
+	// platform guard); Detail is a map naming both platform sets.
+	CodePlatformMismatch Code = "PLATFORM_MISMATCH"
+	// CodeInvalidParameter is a request the core cannot act on as asked
+	// (a rollback further back than the history goes, ...).
+	CodeInvalidParameter Code = "INVALID_PARAMETER"
+	// CodeTagMoved is a tag that kept moving while an operation decided
+	// on it; retrying decides again.
+	CodeTagMoved Code = "TAG_MOVED"
+	// CodeImageArchived refuses a pull of an image that is archived or
+	// being restored (the HTTP layer answers MANIFEST_UNKNOWN, as ECR
+	// answers 404).
+	CodeImageArchived Code = "IMAGE_ARCHIVED"
+	// CodeStorageClassUnsupported refuses a storage class move the image's
+	// status does not allow (Detail is the status).
+	CodeStorageClassUnsupported Code = "STORAGE_CLASS_UNSUPPORTED"
 )
 
 // Error is a registry failure with a spec error code.

@@ -29,8 +29,24 @@ type Actor struct {
 // MaxManifestBytes is the configured manifest size limit.
 func (s *Service) MaxManifestBytes() int64 { return s.opts.MaxManifestBytes }
 
+// PutOptions modify a manifest push.
+type PutOptions struct {
+	// PlatformOverride lets a tag move to an image of other platforms
+	// although the repository's platform guard is on (audited).
+	PlatformOverride bool
+}
+
 // PutManifest validates and stores a manifest, moving ref when it is a tag.
 func (s *Service) PutManifest(ctx context.Context, r meta.Repository, ref names.Reference, contentType string, body []byte, who Actor) (PutManifestResult, error) {
+	return s.PutManifestWith(ctx, r, ref, contentType, body, who, PutOptions{})
+}
+
+// guardRetries bounds how often a guarded push re-checks platforms when
+// the tag keeps moving under it.
+const guardRetries = 3
+
+// PutManifestWith is PutManifest with options.
+func (s *Service) PutManifestWith(ctx context.Context, r meta.Repository, ref names.Reference, contentType string, body []byte, who Actor, opts PutOptions) (PutManifestResult, error) {
 	if int64(len(body)) > s.opts.MaxManifestBytes {
 		return PutManifestResult{}, errorf(CodeManifestTooLarge, "manifest of %d bytes exceeds the limit of %d", len(body), s.opts.MaxManifestBytes)
 	}
@@ -75,11 +91,68 @@ func (s *Service) PutManifest(ctx context.Context, r meta.Repository, ref names.
 		Actor:    who.Principal,
 		Via:      who.Via,
 	}
+	guarded := false
 	if ref.Tag != "" {
-		put.AllowTagMove = func(current string) error {
-			return s.allowTagMove(r, ref.Tag, current, string(d))
+		var err error
+		if guarded, err = s.guardOn(ctx, r); err != nil {
+			return res, err
 		}
 	}
+	for attempt := 0; ; attempt++ {
+		// With the guard on, the platforms are compared before the write
+		// (reading blobs inside the transaction would hold it open); the
+		// transaction then checks that the tag still points where it did.
+		checked, mismatch := "", (*PlatformMismatch)(nil)
+		if guarded {
+			cur, err := s.meta.ResolveTag(ctx, r.ID, ref.Tag)
+			switch {
+			case errors.Is(err, meta.ErrNotFound):
+			case err != nil:
+				return res, err
+			case cur != string(d) && !TagImmutable(r, ref.Tag):
+				if mismatch, err = s.checkPlatforms(ctx, r, ref.Tag, cur, m); err != nil {
+					return res, err
+				}
+				if mismatch != nil && !opts.PlatformOverride {
+					return res, mismatchError(mismatch)
+				}
+				checked = cur
+			}
+		}
+		if ref.Tag != "" {
+			put.AllowTagMove = func(current string) error {
+				if err := s.allowTagMove(r, ref.Tag, current, string(d)); err != nil {
+					return err
+				}
+				if guarded && current != "" && current != string(d) && current != checked {
+					return errGuardStale
+				}
+				return nil
+			}
+		}
+		err := s.putManifest(ctx, r, put, res)
+		if errors.Is(err, errGuardStale) {
+			if attempt < guardRetries {
+				continue
+			}
+			return res, errorf(CodeTagMoved, "tag %s of repository %s kept moving while its platforms were checked; retry the push", ref.Tag, r.Name)
+		}
+		if err != nil {
+			return res, err
+		}
+		if mismatch != nil {
+			s.auditOverride(ctx, r, mismatch, who)
+		}
+		return res, nil
+	}
+}
+
+// errGuardStale aborts a guarded push whose tag moved after its platforms
+// were compared.
+var errGuardStale = errors.New("registry: tag moved during the platform check")
+
+// putManifest writes a prepared manifest push and updates the caches.
+func (s *Service) putManifest(ctx context.Context, r meta.Repository, put meta.PutManifest, res PutManifestResult) error {
 	if err := s.meta.PutManifest(ctx, put); err != nil {
 		var miss *meta.MissingError
 		if errors.As(err, &miss) {
@@ -87,20 +160,23 @@ func (s *Service) PutManifest(ctx context.Context, r meta.Repository, ref names.
 			if errors.Is(err, meta.ErrChildMissing) {
 				kind = "manifest"
 			}
-			return res, &Error{Code: CodeManifestBlobUnknown,
+			return &Error{Code: CodeManifestBlobUnknown,
 				Message: fmt.Sprintf("%s %s not found in repository %s", kind, strings.Join(miss.Digests, ", "), r.Name),
 				Detail:  map[string]any{"digests": miss.Digests}}
 		}
-		return res, err
+		return err
 	}
-	if ref.Tag != "" {
-		s.tags.put(r.ID, ref.Tag, string(d))
+	// Pushing an archived image again restores it: its cached status is
+	// stale.
+	s.manifests.drop(r.ID, put.Manifest.Digest)
+	if put.Tag != "" {
+		s.tags.put(r.ID, put.Tag, put.Manifest.Digest)
 		s.tagLists.drop(r.ID)
 	}
 	for _, h := range s.pushHooks {
-		h(ctx, r, m)
+		h(ctx, r, put.Manifest)
 	}
-	return res, nil
+	return nil
 }
 
 // PushHook is told of every manifest stored, through either plane, after
@@ -163,28 +239,15 @@ func (s *Service) resolveTag(ctx context.Context, r meta.Repository, tag string)
 	return d, nil
 }
 
-// DeleteManifest deletes by digest (the image and all its tags) or by tag
-// (the tag only).
+// DeleteManifest deletes by digest (the image and all its tags, into the
+// recycle bin when it is on) or by tag (the tag only: the image stays,
+// untagged, as the distribution spec has it).
 func (s *Service) DeleteManifest(ctx context.Context, r meta.Repository, ref names.Reference, who Actor) error {
 	if !ref.IsDigest() {
-		err := s.meta.DeleteTag(ctx, r.ID, ref.Tag, who.Principal, who.Via)
-		s.tags.drop(r.ID, ref.Tag)
-		s.tagLists.drop(r.ID)
-		if errors.Is(err, meta.ErrNotFound) {
-			return errorf(CodeManifestUnknown, "tag %s unknown to repository %s", ref.Tag, r.Name)
-		}
+		_, err := s.deleteImage(ctx, r, meta.ImageDelete{Tag: ref.Tag}, who)
 		return err
 	}
-	err := s.meta.DeleteManifest(ctx, r.ID, string(ref.Digest), who.Principal, who.Via)
-	s.manifests.drop(r.ID, string(ref.Digest))
-	s.tags.dropDigest(r.ID, string(ref.Digest))
-	s.tagLists.drop(r.ID)
-	switch {
-	case errors.Is(err, meta.ErrNotFound):
-		return errorf(CodeManifestUnknown, "manifest %s unknown to repository %s", ref.Digest, r.Name)
-	case errors.Is(err, meta.ErrReferenced):
-		return errorf(CodeManifestReferenced, "manifest %s is referenced by an index in repository %s: %v", ref.Digest, r.Name, err)
-	}
+	_, err := s.DeleteImage(ctx, r, string(ref.Digest), who)
 	return err
 }
 
@@ -210,6 +273,9 @@ func (s *Service) Referrers(ctx context.Context, r meta.Repository, subject dige
 	for _, ref := range refs {
 		if artifactType != "" && ref.ArtifactType != artifactType {
 			continue
+		}
+		if ref.Status != "" && ref.Status != meta.ImageActive {
+			continue // archived: it cannot be pulled, so it is not offered
 		}
 		d := desc{MediaType: ref.MediaType, ArtifactType: ref.ArtifactType, Digest: ref.Digest, Size: ref.Size}
 		if len(ref.Annotations) > 0 {

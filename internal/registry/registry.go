@@ -7,6 +7,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/wharfhq/wharf/internal/store/blob"
@@ -26,6 +27,15 @@ type Options struct {
 	// TagCacheTTL bounds how long a resolved tag is reused without asking
 	// the store; other nodes' tag moves are seen within it (default 500ms).
 	TagCacheTTL time.Duration
+	// BinRetention keeps deleted images restorable in the recycle bin for
+	// this long; 0 deletes them at once.
+	BinRetention time.Duration
+	// Logger receives what the core cannot return (an audit event that
+	// was not recorded); nil discards it.
+	Logger *slog.Logger
+	// RestoreDelay is how long restoring an archived image takes (default
+	// DefaultRestoreDelay; negative: at once, by the next job run).
+	RestoreDelay time.Duration
 }
 
 // Service is the registry core.
@@ -43,6 +53,12 @@ type Service struct {
 	policyDocs docCache
 	uploads    keyedMutex
 	pulls      pullRecorder
+	// guards caches platform guard settings; platformsCache the
+	// platforms of manifests by digest.
+	guards         guardCache
+	platformsCache platformCache
+	// exclusions caches pull-time update exclusions by account.
+	exclusions docCache
 	// pushHooks run after every manifest put (see OnPush).
 	pushHooks []PushHook
 }
@@ -61,6 +77,10 @@ func New(m meta.Store, b blob.Store, opts Options) *Service {
 	if opts.TagCacheTTL <= 0 {
 		opts.TagCacheTTL = 500 * time.Millisecond
 	}
+	if opts.RestoreDelay == 0 {
+		opts.RestoreDelay = DefaultRestoreDelay
+	}
+	opts.RestoreDelay = max(opts.RestoreDelay, 0)
 	return &Service{
 		meta:       m,
 		blobs:      b,
@@ -71,6 +91,7 @@ func New(m meta.Store, b blob.Store, opts Options) *Service {
 		tags:       newTagCache(opts.TagCacheTTL, opts.Clock),
 		tagLists:   newTagListCache(opts.TagCacheTTL, opts.Clock),
 		policyDocs: docCache{ttl: 4 * opts.TagCacheTTL, now: opts.Clock},
+		exclusions: docCache{ttl: exclusionTTL, now: opts.Clock},
 	}
 }
 

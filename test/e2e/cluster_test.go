@@ -363,11 +363,13 @@ func TestClusterGCWhilePushing(t *testing.T) {
 	eng := newClusterEngines(t)
 	// gc_grace must be positive: 1ns is "no grace".
 	const grace = "1ns"
+	// Without the recycle bin, a deleted image's blobs are garbage at once
+	// (the bin would keep them for its retention).
 	nodes := eng.startNodes(t, []string{"node1", "node2", "node3"}, func(i int) []string {
 		if i == 2 {
-			return []string{"--gc-interval", "1s", "--gc-grace", grace}
+			return []string{"--gc-interval", "1s", "--gc-grace", grace, "--recycle-bin-retention", "0"}
 		}
-		return nil
+		return []string{"--recycle-bin-retention", "0"}
 	})
 	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
 	cl := newRegClient(t)

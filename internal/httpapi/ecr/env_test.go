@@ -40,11 +40,20 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv with settings changed by mod.
+func newEnvWith(t *testing.T, mod func(*config.Config)) *env {
+	t.Helper()
 	cfg := config.Defaults()
 	cfg.DataDir = t.TempDir()
 	cfg.AccountID = account
 	cfg.AdminAccessKeyID = keyID
 	cfg.AdminSecretAccessKey = secret
+	if mod != nil {
+		mod(&cfg)
+	}
 	a, err := app.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -86,14 +87,23 @@ func imageTagFilter(ts *ecrapi.TagStatus) func(meta.Image) bool {
 	return func(meta.Image) bool { return true }
 }
 
-// imageStatusMatches reports whether images of this server (all ACTIVE: there
-// is no archive storage class) pass filter.imageStatus.
-func imageStatusMatches(st *ecrapi.ImageStatusFilter) bool {
-	switch ecrapi.Deref(st) {
-	case "", ecrapi.ImageStatusFilterActive, ecrapi.ImageStatusFilterAny:
-		return true
+// imageStatusFilter returns whether an image passes filter.imageStatus:
+// without one, only ACTIVE images are listed, as ECR lists them.
+func imageStatusFilter(st *ecrapi.ImageStatusFilter) func(meta.Image) bool {
+	want := ecrapi.Deref(st)
+	switch want {
+	case ecrapi.ImageStatusFilterAny:
+		return func(meta.Image) bool { return true }
+	case "":
+		want = ecrapi.ImageStatusFilterActive
 	}
-	return false
+	return func(im meta.Image) bool { return registry.StatusOf(im.Manifest) == string(want) }
+}
+
+// imageFilter combines the tag and status filters of a listing.
+func imageFilter(ts *ecrapi.TagStatus, is *ecrapi.ImageStatusFilter) func(meta.Image) bool {
+	tags, status := imageTagFilter(ts), imageStatusFilter(is)
+	return func(im meta.Image) bool { return status(im) && tags(im) }
 }
 
 func imagePageLimit(max *int32, def int) int {
@@ -121,11 +131,8 @@ func (s *Server) ListImages(ctx context.Context, in *ecrapi.ListImagesInput) (*e
 		return nil, err
 	}
 	out := &ecrapi.ListImagesOutput{ImageIds: []ecrapi.ImageIdentifier{}}
-	if !imageStatusMatches(is) {
-		return out, nil
-	}
 	limit := imagePageLimit(in.MaxResults, defaultImagePage)
-	next, err := s.scanImages(ctx, r, st, limit, imageTagFilter(ts),
+	next, err := s.scanImages(ctx, r, st, limit, imageFilter(ts, is),
 		func(im meta.Image) int { return max(1, len(im.Tags)) },
 		func(im meta.Image, j int) { out.ImageIds = append(out.ImageIds, imageIDs(im)[j]) })
 	if err != nil {
@@ -221,12 +228,9 @@ func (s *Server) DescribeImages(ctx context.Context, in *ecrapi.DescribeImagesIn
 		return nil, err
 	}
 	out := &ecrapi.DescribeImagesOutput{ImageDetails: []ecrapi.ImageDetail{}}
-	if !imageStatusMatches(is) {
-		return out, nil
-	}
 	limit := imagePageLimit(in.MaxResults, defaultImagePage)
 	var page []meta.Image
-	next, err := s.scanImages(ctx, r, st, limit, imageTagFilter(ts),
+	next, err := s.scanImages(ctx, r, st, limit, imageFilter(ts, is),
 		func(meta.Image) int { return 1 },
 		func(im meta.Image, _ int) { page = append(page, im) })
 	if err != nil {
@@ -308,7 +312,7 @@ func imageNotFound(id ecrapi.ImageIdentifier, repo, account string) error {
 
 // imageDetail maps an image to ECR's ImageDetail.
 func imageDetail(account, repo string, im meta.Image, facts map[string]manifestFacts, scans map[string]scanSummary) ecrapi.ImageDetail {
-	status := ecrapi.ImageStatusActive
+	status := ecrapi.ImageStatus(registry.StatusOf(im.Manifest))
 	d := ecrapi.ImageDetail{
 		RegistryId:             ecrapi.Ptr(account),
 		RepositoryName:         ecrapi.Ptr(repo),
@@ -333,6 +337,12 @@ func imageDetail(account, repo string, im meta.Image, facts map[string]manifestF
 	}
 	if im.Subject != "" {
 		d.SubjectManifestDigest = ecrapi.Ptr(im.Subject)
+	}
+	if !im.ArchivedAt.IsZero() {
+		d.LastArchivedAt = awsjson.NewTimestamp(im.ArchivedAt)
+	}
+	if !im.ActivatedAt.IsZero() {
+		d.LastActivatedAt = awsjson.NewTimestamp(im.ActivatedAt)
 	}
 	if sc, ok := scans[im.Digest]; ok {
 		d.ImageScanStatus, d.ImageScanFindingsSummary = sc.status, sc.summary
@@ -582,12 +592,32 @@ func sameImageID(a, b ecrapi.ImageIdentifier) bool {
 // BatchGetImage returns the manifests of the named images, exactly as
 // stored, and records a pull of each.
 func (s *Server) BatchGetImage(ctx context.Context, in *ecrapi.BatchGetImageInput) (*ecrapi.BatchGetImageOutput, error) {
+	if gated, err := s.pullGated(ctx, in.RegistryId, in.RepositoryName); err != nil || gated {
+		if err != nil {
+			return nil, err
+		}
+		return s.batchGetGated(ctx, in)
+	}
 	r, account, err := s.repository(ctx, in.RegistryId, in.RepositoryName, "ecr:BatchGetImage")
 	if err != nil {
 		return nil, err
 	}
 	out := &ecrapi.BatchGetImageOutput{Images: []ecrapi.Image{}, Failures: []ecrapi.ImageFailure{}}
-	err = s.eachImage(ctx, r, in.ImageIds, &out.Failures, func(id ecrapi.ImageIdentifier, tag string, m meta.Manifest) error {
+	err = s.eachImage(ctx, r, in.ImageIds, &out.Failures, s.batchGetOne(ctx, in, r, account, out))
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// batchGetOne adds one found image to a BatchGetImage answer.
+func (s *Server) batchGetOne(ctx context.Context, in *ecrapi.BatchGetImageInput, r meta.Repository, account string, out *ecrapi.BatchGetImageOutput) func(id ecrapi.ImageIdentifier, tag string, m meta.Manifest) error {
+	return func(id ecrapi.ImageIdentifier, tag string, m meta.Manifest) error {
+		if !registry.Active(m) {
+			// A pull, refused as ECR refuses it ("not found"), saying why.
+			out.Failures = append(out.Failures, imageFailure(id, ecrapi.ImageFailureCodeImageNotFound, archivedReason(m)))
+			return nil
+		}
 		if len(in.AcceptedMediaTypes) > 0 && !slices.Contains(in.AcceptedMediaTypes, m.MediaType) {
 			// ECR converts between some formats; this server stores and
 			// serves one format per image, so the image is not found in
@@ -607,13 +637,18 @@ func (s *Server) BatchGetImage(ctx context.Context, in *ecrapi.BatchGetImageInpu
 			img.ImageId.ImageTag = ecrapi.Ptr(tag)
 		}
 		out.Images = append(out.Images, img)
-		s.Registry.NotePull(r, m.Digest)
+		s.Registry.NotePull(r, m.Digest, caller(ctx).String())
 		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
-	return out, nil
+}
+
+// archivedReason is the failure reason of a pull of an image that is not
+// active.
+func archivedReason(m meta.Manifest) string {
+	if m.Status == meta.ImageActivating {
+		return reasonNotFound + ": the image is being restored from archive (ACTIVATING) and can be pulled once it is ACTIVE"
+	}
+	return reasonNotFound + ": the image is archived (ARCHIVED); restore it with UpdateImageStorageClass to STANDARD before pulling it"
 }
 
 // eachImage resolves the image ids of a batch request once each, recording
@@ -646,8 +681,10 @@ func (s *Server) eachImage(ctx context.Context, r meta.Repository, ids []ecrapi.
 }
 
 // BatchDeleteImage deletes images by digest (the image and all its tags)
-// or tags (the tag; the image too when that was its last tag, as ECR
-// does).
+// or tags (the tag; the image too when that was its last tag and no index
+// lists it, as ECR does). Deleted images go to the recycle bin when it is
+// on. An image a manifest list references is refused with
+// ImageReferencedByManifestList naming the index.
 func (s *Server) BatchDeleteImage(ctx context.Context, in *ecrapi.BatchDeleteImageInput) (*ecrapi.BatchDeleteImageOutput, error) {
 	r, _, err := s.repository(ctx, in.RegistryId, in.RepositoryName, "ecr:BatchDeleteImage")
 	if err != nil {
@@ -656,41 +693,36 @@ func (s *Server) BatchDeleteImage(ctx context.Context, in *ecrapi.BatchDeleteIma
 	who := registry.Actor{Principal: caller(ctx).String(), Via: "ecr"}
 	out := &ecrapi.BatchDeleteImageOutput{ImageIds: []ecrapi.ImageIdentifier{}, Failures: []ecrapi.ImageFailure{}}
 	err = s.eachImage(ctx, r, in.ImageIds, &out.Failures, func(id ecrapi.ImageIdentifier, tag string, m meta.Manifest) error {
+		var res meta.ImageDeleteResult
+		var err error
 		if tag != "" {
-			deleted, err := s.deleteTag(ctx, r, tag, m.Digest, who)
-			if err != nil {
-				return err
-			}
-			if !deleted {
-				out.Failures = append(out.Failures, imageFailure(id, ecrapi.ImageFailureCodeImageNotFound, reasonNotFound))
-				return nil
-			}
-			out.ImageIds = append(out.ImageIds, ecrapi.ImageIdentifier{ImageDigest: ecrapi.Ptr(m.Digest), ImageTag: ecrapi.Ptr(tag)})
-			return nil
+			res, err = s.Registry.UntagImage(ctx, r, tag, m.Digest, who)
+		} else {
+			res, err = s.Registry.DeleteImage(ctx, r, m.Digest, who)
 		}
-		tags, err := s.Meta.ListTagsOf(ctx, r.ID, m.Digest)
-		if err != nil {
-			return err
-		}
-		err = s.Registry.DeleteManifest(ctx, r, names.Reference{Digest: digest.Digest(m.Digest)}, who)
-		switch registry.CodeOf(err) {
-		case "":
-			if err != nil {
-				return err
-			}
-		case registry.CodeManifestUnknown:
+		var re *registry.Error
+		switch {
+		case err == nil:
+		case errors.As(err, &re) && re.Code == registry.CodeManifestUnknown:
+			// Deleted or moved by someone else since it was resolved.
 			out.Failures = append(out.Failures, imageFailure(id, ecrapi.ImageFailureCodeImageNotFound, reasonNotFound))
 			return nil
-		case registry.CodeManifestReferenced:
-			out.Failures = append(out.Failures, imageFailure(id, ecrapi.ImageFailureCodeImageReferencedByManifestList, reasonReferencedList))
+		case errors.As(err, &re) && re.Code == registry.CodeManifestReferenced:
+			index, _ := re.Detail.(map[string]any)["index"].(string)
+			out.Failures = append(out.Failures, imageFailure(id, ecrapi.ImageFailureCodeImageReferencedByManifestList,
+				reasonReferencedList+": ["+index+"]"))
 			return nil
 		default:
 			return err
 		}
-		if len(tags) == 0 {
+		if tag != "" {
+			out.ImageIds = append(out.ImageIds, ecrapi.ImageIdentifier{ImageDigest: ecrapi.Ptr(m.Digest), ImageTag: ecrapi.Ptr(tag)})
+			return nil
+		}
+		if len(res.Tags) == 0 {
 			out.ImageIds = append(out.ImageIds, ecrapi.ImageIdentifier{ImageDigest: ecrapi.Ptr(m.Digest)})
 		}
-		for _, t := range tags {
+		for _, t := range res.Tags {
 			out.ImageIds = append(out.ImageIds, ecrapi.ImageIdentifier{ImageDigest: ecrapi.Ptr(m.Digest), ImageTag: ecrapi.Ptr(t)})
 		}
 		return nil
@@ -699,29 +731,6 @@ func (s *Server) BatchDeleteImage(ctx context.Context, in *ecrapi.BatchDeleteIma
 		return nil, err
 	}
 	return out, nil
-}
-
-// deleteTag removes a tag, then the image when no tag is left (unless an
-// index still lists it: it stays, untagged). It reports false when the tag
-// was gone already.
-func (s *Server) deleteTag(ctx context.Context, r meta.Repository, tag, d string, who registry.Actor) (bool, error) {
-	err := s.Registry.DeleteManifest(ctx, r, names.Reference{Tag: tag}, who)
-	if registry.CodeOf(err) == registry.CodeManifestUnknown {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	left, err := s.Meta.ListTagsOf(ctx, r.ID, d)
-	if err != nil || len(left) > 0 {
-		return true, err
-	}
-	err = s.Registry.DeleteManifest(ctx, r, names.Reference{Digest: digest.Digest(d)}, who)
-	switch registry.CodeOf(err) {
-	case registry.CodeManifestUnknown, registry.CodeManifestReferenced:
-		err = nil
-	}
-	return true, err
 }
 
 // PutImage stores a manifest (its layers or child images must be in the
@@ -765,7 +774,8 @@ func (s *Server) PutImage(ctx context.Context, in *ecrapi.PutImageInput) (*ecrap
 		probe = names.Reference{Digest: d}
 	}
 	switch cur, err := s.Registry.GetManifest(ctx, r, probe); {
-	case err == nil && cur.Digest == string(d):
+	case err == nil && cur.Digest == string(d) && registry.Active(cur):
+		// (Pushing an archived image again restores it, as in ECR.)
 		msg := "Image with digest '" + string(d) + "' and tag '" + tag + "' already exists in the repository with name '" + r.Name + "' in registry with id '" + account + "'"
 		if tag == "" {
 			msg = "Image with digest '" + string(d) + "' already exists in the repository with name '" + r.Name + "' in registry with id '" + account + "'"
@@ -775,7 +785,11 @@ func (s *Server) PutImage(ctx context.Context, in *ecrapi.PutImageInput) (*ecrap
 		return nil, err
 	}
 
-	res, err := s.Registry.PutManifest(ctx, r, ref, p.MediaType, body, registry.Actor{Principal: caller(ctx).String(), Via: "ecr"})
+	var opts registry.PutOptions
+	if hr := awsjson.HTTPRequest(ctx); hr != nil {
+		opts.PlatformOverride, _ = strconv.ParseBool(hr.Header.Get(registry.PlatformOverrideHeader))
+	}
+	res, err := s.Registry.PutManifestWith(ctx, r, ref, p.MediaType, body, registry.Actor{Principal: caller(ctx).String(), Via: "ecr"}, opts)
 	if err != nil {
 		return nil, s.putImageError(err, p, r.Name, account)
 	}
@@ -817,6 +831,10 @@ func (s *Server) putImageError(err error, p *manifest.Parsed, repo, account stri
 		return ecrapi.NewImageDigestDoesNotMatchException(re.Message)
 	case registry.CodeNameUnknown:
 		return repoNotFound(account, repo)
+	case registry.CodePlatformMismatch:
+		return ecrapi.NewInvalidParameterException("Invalid parameter at 'imageManifest' failed to satisfy constraint: '" + re.Message + "; " + registry.OverrideHint(repo) + "'")
+	case registry.CodeTagMoved:
+		return ecrapi.NewInvalidParameterException(re.Message)
 	}
 	return err
 }
@@ -847,10 +865,8 @@ func (s *Server) ListImageReferrers(ctx context.Context, in *ecrapi.ListImageRef
 		return nil, err
 	}
 	out := &ecrapi.ListImageReferrersOutput{Referrers: []ecrapi.ImageReferrer{}}
-	switch status {
-	case "", ecrapi.ArtifactStatusFilterActive, ecrapi.ArtifactStatusFilterAny:
-	default:
-		return out, nil
+	if status == "" {
+		status = ecrapi.ArtifactStatusFilterActive // as ECR: only active artifacts by default
 	}
 	refs, err := s.Meta.ListReferrers(ctx, r.ID, string(subject))
 	if err != nil {
@@ -859,7 +875,9 @@ func (s *Server) ListImageReferrers(ctx context.Context, in *ecrapi.ListImageRef
 	slices.SortFunc(refs, func(a, b meta.Referrer) int { return strings.Compare(a.Digest, b.Digest) })
 	limit := imagePageLimit(in.MaxResults, defaultReferrerPage)
 	for _, ref := range refs {
-		if ref.Digest <= st.After || (len(types) > 0 && !slices.Contains(types, ref.ArtifactType)) {
+		refStatus := ecrapi.ArtifactStatus(registry.StatusOf(meta.Manifest{Status: ref.Status}))
+		if ref.Digest <= st.After || (len(types) > 0 && !slices.Contains(types, ref.ArtifactType)) ||
+			status != ecrapi.ArtifactStatusFilterAny && string(status) != string(refStatus) {
 			continue
 		}
 		if len(out.Referrers) == limit {
@@ -868,12 +886,11 @@ func (s *Server) ListImageReferrers(ctx context.Context, in *ecrapi.ListImageRef
 			out.NextToken = ecrapi.Ptr(s.Pager.Encode(next))
 			break
 		}
-		active := ecrapi.ArtifactStatusActive
 		ir := ecrapi.ImageReferrer{
 			Digest:         ecrapi.Ptr(ref.Digest),
 			MediaType:      ecrapi.Ptr(ref.MediaType),
 			Size:           ecrapi.Ptr(ref.Size),
-			ArtifactStatus: &active,
+			ArtifactStatus: &refStatus,
 		}
 		if ref.ArtifactType != "" {
 			ir.ArtifactType = ecrapi.Ptr(ref.ArtifactType)

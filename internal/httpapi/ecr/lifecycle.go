@@ -17,9 +17,7 @@ import (
 	"github.com/wharfhq/wharf/internal/awsjson"
 	"github.com/wharfhq/wharf/internal/awsjson/ecrapi"
 	"github.com/wharfhq/wharf/internal/lifecycle"
-	"github.com/wharfhq/wharf/internal/registry"
-	"github.com/wharfhq/wharf/internal/registry/manifest"
-	"github.com/wharfhq/wharf/internal/registry/names"
+	"github.com/wharfhq/wharf/internal/lifecycle/runner"
 	"github.com/wharfhq/wharf/internal/store/meta"
 )
 
@@ -65,8 +63,6 @@ const (
 	// defaultPreviewPage is GetLifecyclePolicyPreview's page size without
 	// maxResults (the model allows 1..100).
 	defaultPreviewPage = 100
-	// previewListBatch is how many images a preview reads per store call.
-	previewListBatch = 1000
 )
 
 // previewSlots bounds the previews evaluating at once in this process;
@@ -289,139 +285,32 @@ type previewOutcome struct {
 	summary lifecycle.Summary
 }
 
-// previewImage is what Evaluate and Summarize need of one image.
-type previewImage struct {
-	img      lifecycle.Image
-	blobs    []lifecycle.Blob
-	children []string
-	isIndex  bool
-}
-
-// evaluatePreview reads every image of the repository, evaluates the
-// policy as of asOf and returns the results to store.
+// evaluatePreview evaluates the policy as of asOf over every image of the
+// repository, read by the lifecycle runner's loader (so a preview shows
+// what a run does), and returns the results to store.
 func (s *Server) evaluatePreview(ctx context.Context, r meta.Repository, policy *lifecycle.Policy, asOf time.Time) (previewOutcome, error) {
-	var all []previewImage
-	for after := ""; ; {
-		page, err := s.Meta.ListImages(ctx, r.ID, after, previewListBatch)
-		if err != nil {
-			return previewOutcome{}, err
-		}
-		for _, im := range page {
-			pi, ok, err := s.previewImage(ctx, r, im)
-			if err != nil {
-				return previewOutcome{}, err
-			}
-			if ok {
-				all = append(all, pi)
-			}
-		}
-		if len(page) < previewListBatch {
-			break
-		}
-		after = page[len(page)-1].Digest
+	actions, ims, err := runner.Evaluate(ctx, s.Registry, r, policy, asOf)
+	if err != nil {
+		return previewOutcome{}, err
 	}
-
-	// Index children: one entry per listing index (Evaluate merges them);
-	// an index's size is its largest child's, as DescribeImages reports.
-	sizes := make(map[string]int64, len(all))
-	for _, pi := range all {
-		sizes[pi.img.Digest] = pi.img.SizeBytes
-	}
-	parents := map[string][]string{}
-	for i := range all {
-		pi := &all[i]
-		for _, c := range pi.children {
-			parents[c] = append(parents[c], pi.img.Digest)
-			if pi.isIndex {
-				pi.img.SizeBytes = max(pi.img.SizeBytes, sizes[c])
-			}
-		}
-	}
-	images := make([]lifecycle.Image, 0, len(all))
-	blobs := make(map[string][]lifecycle.Blob, len(all))
-	pushed := make(map[string]time.Time, len(all))
-	for _, pi := range all {
-		blobs[pi.img.Digest] = pi.blobs
-		pushed[pi.img.Digest] = pi.img.PushedAt
-		ps := parents[pi.img.Digest]
-		if len(ps) == 0 {
-			images = append(images, pi.img)
-			continue
-		}
-		for _, p := range ps {
-			e := pi.img
-			e.ParentIndex = p
-			images = append(images, e)
-		}
-	}
-
-	actions := lifecycle.Evaluate(policy, images, asOf)
 	results := make([]previewResult, len(actions))
 	for i, a := range actions {
+		info := ims.ByDigest[a.Digest]
 		results[i] = previewResult{
 			Digest:       a.Digest,
 			Tags:         a.Tags,
-			PushedAt:     pushed[a.Digest],
+			PushedAt:     info.PushedAt,
 			Action:       a.Type,
 			Target:       a.TargetStorageClass,
 			RulePriority: a.RulePriority,
-			StorageClass: lifecycle.StorageClassStandard, // Wharf has no archive yet
+			StorageClass: info.StorageClass,
 		}
 	}
 	b, err := json.Marshal(results)
 	if err != nil {
 		return previewOutcome{}, err
 	}
-	return previewOutcome{results: b, summary: lifecycle.Summarize(actions, blobs)}, nil
-}
-
-// previewImage maps an image to what the preview needs, reading its
-// manifest for blobs, size and children; ok is false when the image was
-// deleted meanwhile.
-func (s *Server) previewImage(ctx context.Context, r meta.Repository, im meta.Image) (previewImage, bool, error) {
-	pi := previewImage{img: lifecycle.Image{
-		Digest:       im.Digest,
-		Tags:         im.Tags,
-		PushedAt:     im.PushedAt,
-		LastPulledAt: im.LastPullAt,
-		StorageClass: lifecycle.StorageClassStandard,
-		Subject:      im.Subject,
-	}}
-	content, mediaType := im.Content, im.MediaType
-	if content == nil {
-		m, err := s.Registry.GetManifest(ctx, r, names.Reference{Digest: digest.Digest(im.Digest)})
-		if registry.CodeOf(err) == registry.CodeManifestUnknown {
-			return previewImage{}, false, nil
-		}
-		if err != nil {
-			return previewImage{}, false, err
-		}
-		content, mediaType = m.Content, m.MediaType
-	}
-	p, err := manifest.Parse(mediaType, content)
-	if err != nil {
-		// Stored manifests were validated when pushed; one that no longer
-		// parses is evaluated as an image without content.
-		return pi, true, nil
-	}
-	size := map[string]int64{}
-	if p.Config != nil {
-		size[string(p.Config.Digest)] = p.Config.Size
-		pi.img.SizeBytes += p.Config.Size
-	}
-	for _, l := range p.Layers {
-		size[string(l.Digest)] = max(size[string(l.Digest)], l.Size)
-		pi.img.SizeBytes += l.Size
-	}
-	// Required blobs only: non-distributable layers are not stored here.
-	for _, d := range p.RequiredBlobs() {
-		pi.blobs = append(pi.blobs, lifecycle.Blob{Digest: d, Size: size[d]})
-	}
-	pi.isIndex = p.IsIndex()
-	if pi.isIndex {
-		pi.children = p.ChildManifests()
-	}
-	return pi, true, nil
+	return previewOutcome{results: b, summary: lifecycle.Summarize(actions, ims.Blobs)}, nil
 }
 
 // previewFilter is the page state's Filter: the listing's filters and the

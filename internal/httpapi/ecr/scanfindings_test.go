@@ -19,6 +19,7 @@ import (
 	"github.com/wharfhq/wharf/internal/jobs"
 	"github.com/wharfhq/wharf/internal/scan"
 	"github.com/wharfhq/wharf/internal/scan/vulndb"
+	"github.com/wharfhq/wharf/internal/store/meta"
 )
 
 // The findings tests scan for real (internal/scan with the real
@@ -256,4 +257,59 @@ func TestScanningFindings(t *testing.T) {
 	_, err = other.DescribeImageScanFindings(ctx, &ecr.DescribeImageScanFindingsInput{RegistryId: aws.String(account),
 		RepositoryName: aws.String("team/app"), ImageId: &types.ImageIdentifier{ImageTag: aws.String("v1")}})
 	imCode(t, err, "AccessDeniedException")
+}
+
+// TestScanningFindingsSuppressed: a suppression takes its finding out of
+// the basic findings, the severity counts and DescribeImages' summary, and
+// marks it SUPPRESSED in enhanced findings, as gates stop counting it.
+func TestScanningFindingsSuppressed(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.scImport(t)
+	scCreate(t, e.ecr, "team/app", true)
+	cfg := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)
+	layer := scLayer(t)
+	e.imBlob("team/app", cfg)
+	e.imBlob("team/app", layer)
+	e.imPut("team/app", "v1", imOCIManifest, imManifest(cfg, layer))
+	e.scRun(t)
+
+	_, _, err := e.app.Stores.Meta.PutSuppression(ctx, meta.Suppression{AccountID: account, Repository: "team/app",
+		FindingID: "CVE-2026-1000", Package: "libssl3", Justification: "not reachable in this image",
+		ExpiresAt: time.Now().Add(24 * time.Hour), CreatedBy: "test"})
+	imOK(t, err)
+	e.app.Gate.Forget(account, "team/app")
+
+	f, err := scFindings(e.ecr, "team/app", "v1")
+	imOK(t, err)
+	sf := f.ImageScanFindings
+	if len(sf.Findings) != 1 || sf.FindingSeverityCounts["HIGH"] != 1 {
+		t.Fatalf("suppressed findings: counts %v, %d findings", sf.FindingSeverityCounts, len(sf.Findings))
+	}
+	for _, a := range sf.Findings[0].Attributes {
+		if aws.ToString(a.Key) == "package_name" && aws.ToString(a.Value) != "openssl" {
+			t.Fatalf("the suppressed package is still listed: %s", aws.ToString(a.Value))
+		}
+	}
+	di, err := e.ecr.DescribeImages(ctx, &ecr.DescribeImagesInput{RepositoryName: aws.String("team/app")})
+	imOK(t, err)
+	if len(di.ImageDetails) != 1 || di.ImageDetails[0].ImageScanFindingsSummary == nil ||
+		di.ImageDetails[0].ImageScanFindingsSummary.FindingSeverityCounts["HIGH"] != 1 {
+		t.Fatalf("summary %+v", di.ImageDetails)
+	}
+
+	// Enhanced scanning shows the suppressed finding with its status.
+	_, err = e.ecr.PutRegistryScanningConfiguration(ctx, &ecr.PutRegistryScanningConfigurationInput{ScanType: types.ScanTypeEnhanced})
+	imOK(t, err)
+	f, err = scFindings(e.ecr, "team/app", "v1")
+	imOK(t, err)
+	statuses := map[string]string{}
+	for _, fd := range f.ImageScanFindings.EnhancedFindings {
+		for _, p := range fd.PackageVulnerabilityDetails.VulnerablePackages {
+			statuses[aws.ToString(p.Name)] = aws.ToString(fd.Status)
+		}
+	}
+	if statuses["libssl3"] != "SUPPRESSED" || statuses["openssl"] != "ACTIVE" {
+		t.Fatalf("enhanced statuses %v", statuses)
+	}
 }

@@ -11,8 +11,11 @@ import (
 
 	"github.com/wharfhq/wharf/internal/awsjson"
 	"github.com/wharfhq/wharf/internal/awsjson/ecrapi"
+	"github.com/wharfhq/wharf/internal/registry"
 	"github.com/wharfhq/wharf/internal/scan"
+	"github.com/wharfhq/wharf/internal/scan/gate"
 	"github.com/wharfhq/wharf/internal/scan/inventory"
+	"github.com/wharfhq/wharf/internal/scan/vulndb"
 	"github.com/wharfhq/wharf/internal/store/meta"
 )
 
@@ -191,6 +194,9 @@ func (s *Server) StartImageScan(ctx context.Context, in *ecrapi.StartImageScanIn
 	if !scan.Scannable(m) {
 		return nil, ecrapi.NewUnsupportedImageTypeException("The image is of a type that cannot be scanned.")
 	}
+	if !registry.Active(m) {
+		return nil, ecrapi.NewImageArchivedException("The image is archived: restore it with UpdateImageStorageClass to STANDARD before scanning it.")
+	}
 	_, err = sv.Queue(ctx, r, m.Digest, scan.Request{Limited: true})
 	switch {
 	case errors.Is(err, meta.ErrScanLimit):
@@ -270,6 +276,10 @@ func (s *Server) DescribeImageScanFindings(ctx context.Context, in *ecrapi.Descr
 		return out, nil
 	}
 	enhanced := c.ScanType == scan.TypeEnhanced
+	counts, err := s.suppressFindings(ctx, account, r.Name, m.Digest, rep)
+	if err != nil {
+		return nil, err
+	}
 	findings := rep.Findings
 	if !enhanced {
 		findings = rep.Active() // basic scanning reports the current findings only
@@ -285,7 +295,7 @@ func (s *Server) DescribeImageScanFindings(ctx context.Context, in *ecrapi.Descr
 	}
 	out.ImageScanFindings = &ecrapi.ImageScanFindings{
 		ImageScanCompletedAt:  awsjson.NewTimestamp(rep.CompletedAt),
-		FindingSeverityCounts: apiCounts(rep.Counts),
+		FindingSeverityCounts: apiCounts(counts),
 	}
 	if !rep.SourceUpdatedAt.IsZero() {
 		out.ImageScanFindings.VulnerabilitySourceUpdatedAt = awsjson.NewTimestamp(rep.SourceUpdatedAt)
@@ -560,9 +570,26 @@ func (s *Server) scanSummaries(ctx context.Context, r meta.Repository, page []me
 			sum.status.Description = ecrapi.Ptr(desc)
 		}
 		if !sc.CompletedAt.IsZero() && (sc.Status == meta.ScanComplete || sc.Status == meta.ScanInProgress) {
+			counts := sc.Counts
+			if s.Gate != nil {
+				d := d
+				// Suppressed findings are not counted, as gates do not
+				// count them; findings are decoded only when a
+				// suppression may apply.
+				counts, err = s.Gate.Summary(ctx, r.AccountID, r.Name, d, sc.Counts, func(ctx context.Context) ([]vulndb.Finding, error) {
+					rep, err := scan.GetReport(ctx, s.Meta, r.ID, d)
+					if err != nil {
+						return nil, err
+					}
+					return activeVulns(rep), nil
+				})
+				if err != nil {
+					return nil, err
+				}
+			}
 			sum.summary = &ecrapi.ImageScanFindingsSummary{
 				ImageScanCompletedAt:  awsjson.NewTimestamp(sc.CompletedAt),
-				FindingSeverityCounts: apiCounts(sc.Counts),
+				FindingSeverityCounts: apiCounts(counts),
 			}
 			if !sc.SourceUpdatedAt.IsZero() {
 				sum.summary.VulnerabilitySourceUpdatedAt = awsjson.NewTimestamp(sc.SourceUpdatedAt)
@@ -577,4 +604,47 @@ func (s *Server) scanSummaries(ctx context.Context, r meta.Repository, page []me
 type scanSummary struct {
 	status  *ecrapi.ImageScanStatus
 	summary *ecrapi.ImageScanFindingsSummary
+}
+
+// StatusSuppressed is the status Amazon Inspector gives a finding that a
+// suppression rule hides; Wharf's suppressions do the same.
+const StatusSuppressed = "SUPPRESSED"
+
+// suppressFindings applies the image's suppressions (stored and from
+// attached OpenVEX documents) to the report: a suppressed active finding
+// leaves the basic findings and the counts, and enhanced findings show it
+// as SUPPRESSED. It returns the counts of what stays active.
+func (s *Server) suppressFindings(ctx context.Context, account, repo, digest string, rep *scan.Report) (map[string]int, error) {
+	if s.Gate == nil {
+		return rep.Counts, nil
+	}
+	all := activeVulns(rep)
+	if len(all) == 0 {
+		return rep.Counts, nil
+	}
+	active, suppressed, err := s.Gate.Apply(ctx, account, repo, digest, all)
+	if err != nil || len(suppressed) == 0 {
+		return rep.Counts, err
+	}
+	keep := make(map[string]bool, len(active))
+	for _, f := range active {
+		keep[(&scan.Finding{Finding: f}).Key()] = true
+	}
+	for i := range rep.Findings {
+		f := &rep.Findings[i]
+		if f.Status == scan.StatusActive && !keep[f.Key()] {
+			f.Status = StatusSuppressed
+		}
+	}
+	return gate.Counts(active), nil
+}
+
+// activeVulns are the report's active findings as matched.
+func activeVulns(rep *scan.Report) []vulndb.Finding {
+	act := rep.Active()
+	out := make([]vulndb.Finding, len(act))
+	for i := range act {
+		out[i] = act[i].Finding
+	}
+	return out
 }

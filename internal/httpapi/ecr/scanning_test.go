@@ -231,3 +231,16 @@ func TestScanningOnPushQueues(t *testing.T) {
 		t.Fatalf("scan jobs %v", keys)
 	}
 }
+
+// TestScanningStartImageScanArchived: ECR refuses to scan an archived image.
+func TestScanningStartImageScanArchived(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	scCreate(t, e.ecr, "team/app", false)
+	e.imImage("team/app", "v1", "one")
+	_, err := e.ecr.UpdateImageStorageClass(ctx, &ecr.UpdateImageStorageClassInput{RepositoryName: aws.String("team/app"),
+		ImageId: &types.ImageIdentifier{ImageTag: aws.String("v1")}, TargetStorageClass: types.TargetStorageClassArchive})
+	imOK(t, err)
+	_, err = e.ecr.StartImageScan(ctx, &ecr.StartImageScanInput{RepositoryName: aws.String("team/app"), ImageId: &types.ImageIdentifier{ImageTag: aws.String("v1")}})
+	imAs[*types.ImageArchivedException](t, err)
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/wharfhq/wharf/internal/awsjson/ecrapi"
 	"github.com/wharfhq/wharf/internal/registry"
 	"github.com/wharfhq/wharf/internal/scan"
+	"github.com/wharfhq/wharf/internal/scan/gate"
 	"github.com/wharfhq/wharf/internal/store/meta"
 )
 
@@ -35,6 +36,8 @@ type Server struct {
 	Pager awsjson.Paginator
 	// Now returns the current time (tests inject one).
 	Now func() time.Time
+	// Gate supplies pull-gate facts for BatchGetImage (nil: none).
+	Gate *gate.Gate
 	// Scans runs image scans (scanning.go).
 	Scans *scan.Service
 }

@@ -14,13 +14,14 @@ import (
 // spec assigns them.
 func statusOf(c registry.Code) int {
 	switch c {
-	case registry.CodeBlobUnknown, registry.CodeBlobUploadUnknown, registry.CodeManifestUnknown, registry.CodeNameUnknown:
+	case registry.CodeBlobUnknown, registry.CodeBlobUploadUnknown, registry.CodeManifestUnknown, registry.CodeNameUnknown,
+		registry.CodeImageArchived:
 		return http.StatusNotFound
 	case registry.CodeRangeInvalid:
 		return http.StatusRequestedRangeNotSatisfiable
 	case registry.CodeUnauthorized:
 		return http.StatusUnauthorized
-	case registry.CodeDenied:
+	case registry.CodeDenied, registry.CodePlatformMismatch:
 		return http.StatusForbidden
 	case registry.CodeUnsupported:
 		return http.StatusMethodNotAllowed
@@ -28,7 +29,7 @@ func statusOf(c registry.Code) int {
 		return http.StatusTooManyRequests
 	case registry.CodeManifestTooLarge:
 		return http.StatusRequestEntityTooLarge
-	case registry.CodeManifestReferenced:
+	case registry.CodeManifestReferenced, registry.CodeTagMoved:
 		return http.StatusConflict
 	}
 	return http.StatusBadRequest
@@ -42,8 +43,14 @@ func wireCode(c registry.Code) registry.Code {
 		return registry.CodeManifestInvalid
 	case registry.CodeRangeInvalid:
 		return registry.CodeBlobUploadInvalid
-	case registry.CodeManifestReferenced:
+	case registry.CodeManifestReferenced, registry.CodePlatformMismatch:
 		return registry.CodeDenied
+	case registry.CodeTagMoved:
+		return registry.CodeTagInvalid
+	case registry.CodeImageArchived:
+		// As ECR: a pull of an archived image is "not found" (404); the
+		// message says it is archived and how to restore it.
+		return registry.CodeManifestUnknown
 	}
 	return c
 }
@@ -62,8 +69,11 @@ type errorItem struct {
 // logged and answered as 500 without detail, so internals never leak.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var re *registry.Error
+	var de *access.DeniedError
 	switch {
 	case errors.As(err, &re):
+	case errors.As(err, &de) && de.Gate:
+		re = &registry.Error{Code: registry.CodeDenied, Message: de.Message}
 	case errors.Is(err, access.ErrDenied):
 		re = &registry.Error{Code: registry.CodeDenied, Message: "requested access to the resource is denied"}
 	case errors.Is(err, access.ErrNoCredentials), errors.Is(err, access.ErrBadCredentials):

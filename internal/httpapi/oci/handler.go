@@ -16,6 +16,7 @@ import (
 	"github.com/wharfhq/wharf/internal/httpapi/middleware"
 	"github.com/wharfhq/wharf/internal/registry"
 	"github.com/wharfhq/wharf/internal/registry/names"
+	"github.com/wharfhq/wharf/internal/scan/gate"
 	"github.com/wharfhq/wharf/internal/store/meta"
 )
 
@@ -34,6 +35,9 @@ type Handler struct {
 	// BlobRedirectTTL is how long such a URL stays valid (default
 	// DefaultBlobRedirectTTL).
 	BlobRedirectTTL time.Duration
+	// Gate supplies the facts of pull gates (nil: policies see no wharf:
+	// image keys).
+	Gate *gate.Gate
 }
 
 // DefaultBlobRedirectTTL is how long a blob redirect URL stays valid.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/wharfhq/wharf/internal/access"
 	"github.com/wharfhq/wharf/internal/httpapi/middleware"
@@ -28,13 +29,8 @@ func (h *Handler) manifests(req *request) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		middleware.SetRoute(r.Context(), "manifest_get")
-		repo, ok := h.repo(req, false, access.ActionBatchGetImage)
+		m, repo, ok := h.pull(req, ref)
 		if !ok {
-			return
-		}
-		m, err := h.Registry.GetManifest(r.Context(), repo, ref)
-		if err != nil {
-			h.writeError(w, r, err)
 			return
 		}
 		hd := w.Header()
@@ -49,7 +45,7 @@ func (h *Handler) manifests(req *request) {
 		w.WriteHeader(http.StatusOK)
 		if r.Method == http.MethodGet {
 			_, _ = w.Write(m.Content)
-			h.Registry.NotePull(repo, m.Digest)
+			h.Registry.NotePull(repo, m.Digest, req.principal.String())
 		}
 	case http.MethodPut:
 		middleware.SetRoute(r.Context(), "manifest_put")
@@ -71,8 +67,14 @@ func (h *Handler) manifests(req *request) {
 			h.writeError(w, r, &registry.Error{Code: registry.CodeManifestTooLarge, Message: "manifest too large"})
 			return
 		}
-		res, err := h.Registry.PutManifest(r.Context(), repo, ref, r.Header.Get("Content-Type"), body, req.actor())
+		override, _ := strconv.ParseBool(r.Header.Get(registry.PlatformOverrideHeader))
+		res, err := h.Registry.PutManifestWith(r.Context(), repo, ref, r.Header.Get("Content-Type"), body, req.actor(),
+			registry.PutOptions{PlatformOverride: override})
 		if err != nil {
+			var re *registry.Error
+			if errors.As(err, &re) && re.Code == registry.CodePlatformMismatch {
+				err = &registry.Error{Code: re.Code, Message: re.Message + "; " + registry.OverrideHint(repo.Name), Detail: re.Detail}
+			}
 			h.writeError(w, r, err)
 			return
 		}

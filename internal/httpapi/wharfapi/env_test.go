@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,4 +123,48 @@ func (e *env) v2(method, path string, body []byte, hdr ...string) (*http.Respons
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	return res, b
+}
+
+// pushImage pushes a one-layer OCI image of a platform ("linux/amd64")
+// over /v2/ as the root, by tag (or by digest when tag is ""), returning
+// the manifest digest. Extra headers go with the manifest PUT.
+func (e *env) pushImage(repo, tag, platform, seed string, hdr ...string) (string, *http.Response, []byte) {
+	e.t.Helper()
+	os, arch, _ := strings.Cut(platform, "/")
+	cfg := []byte(`{"architecture":"` + arch + `","os":"` + os + `","seed":"` + seed + `"}`)
+	layer := []byte("layer-" + seed)
+	for _, b := range [][]byte{cfg, layer} {
+		res, body := e.v2("POST", "/v2/"+repo+"/blobs/uploads/?digest="+sha(b), b)
+		if res.StatusCode != 201 {
+			e.t.Fatalf("blob push: %d %s", res.StatusCode, body)
+		}
+	}
+	m := []byte(fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"%s","size":%d}]}`,
+		sha(cfg), len(cfg), sha(layer), len(layer)))
+	ref := tag
+	if ref == "" {
+		ref = sha(m)
+	}
+	res, body := e.v2("PUT", "/v2/"+repo+"/manifests/"+ref, m, append([]string{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}, hdr...)...)
+	return sha(m), res, body
+}
+
+// mustPush is pushImage that must succeed.
+func (e *env) mustPush(repo, tag, platform, seed string) string {
+	e.t.Helper()
+	d, res, body := e.pushImage(repo, tag, platform, seed)
+	if res.StatusCode != 201 {
+		e.t.Fatalf("manifest push %s:%s: %d %s", repo, tag, res.StatusCode, body)
+	}
+	return d
+}
+
+// digestOf resolves repo:tag over /v2/ ("" when unknown).
+func (e *env) digestOf(repo, tag string) string {
+	e.t.Helper()
+	res, _ := e.v2("HEAD", "/v2/"+repo+"/manifests/"+tag, nil, "Accept", "application/vnd.oci.image.manifest.v1+json")
+	if res.StatusCode != 200 {
+		return ""
+	}
+	return res.Header.Get("Docker-Content-Digest")
 }

@@ -36,6 +36,8 @@ import (
 	"github.com/wharfhq/wharf/internal/awsjson"
 	"github.com/wharfhq/wharf/internal/awsjson/ecrapi"
 	"github.com/wharfhq/wharf/internal/registry"
+	"github.com/wharfhq/wharf/internal/scan/sbomsvc"
+	"github.com/wharfhq/wharf/internal/scan/suppress"
 	"github.com/wharfhq/wharf/internal/store/meta"
 )
 
@@ -56,6 +58,10 @@ type Server struct {
 	// Now returns the current time (tests inject one).
 	Now    func() time.Time
 	Logger *slog.Logger
+	// SBOM makes and attaches SBOMs (GetImageSbom); Suppressions keeps
+	// finding suppressions (Put/Delete/ListFindingSuppressions).
+	SBOM         *sbomsvc.Service
+	Suppressions *suppress.Service
 }
 
 // registrars add the operations of this package's files to a handler.
@@ -195,6 +201,7 @@ type page struct {
 	// After is where the listing resumes (its meaning is the operation's).
 	After string `json:"k,omitempty"`
 	ID    int64  `json:"i,omitempty"`
+	T     int64  `json:"t,omitempty"`
 }
 
 // decodePage reads a nextToken, checking that it continues this listing.

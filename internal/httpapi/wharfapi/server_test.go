@@ -36,6 +36,12 @@ func TestExtensionAPIThroughSigV4(t *testing.T) {
 	if ae := callErr(e, e.root, "NoSuchOperation", map[string]any{}); ae.Code != "UnknownOperationException" {
 		t.Errorf("unknown operation: %v", ae)
 	}
+	// Inputs are validated like ECR's.
+	ae = callErr(e, e.root, "ListTagHistory", map[string]any{"registryId": "12", "maxResults": 0})
+	if ae.Code != "ValidationException" || !strings.Contains(ae.Message, "3 validation errors detected") ||
+		!strings.Contains(ae.Message, "Value null at 'repositoryName' failed to satisfy constraint: Member must not be null") {
+		t.Errorf("validation: %v", ae)
+	}
 }
 
 func TestExtensionActionsHaveTheirOwnNamespace(t *testing.T) {
@@ -60,7 +66,7 @@ func TestExtensionActionsHaveTheirOwnNamespace(t *testing.T) {
 func TestOperationsRegistered(t *testing.T) {
 	s := &wharfapi.Server{}
 	ops := s.Operations()
-	for _, want := range []string{"TestWhoAmI"} {
+	for _, want := range []string{"TestWhoAmI", "ListTagHistory", "RollbackTag", "ListRecycleBin", "RestoreImage", "PutPlatformGuard", "GetPlatformGuard"} {
 		found := false
 		for _, o := range ops {
 			found = found || o == want

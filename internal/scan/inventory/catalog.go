@@ -87,7 +87,7 @@ func newCataloguers(tempDir string) (*cataloguers, error) {
 			return nil, err
 		}
 	}
-	c.plain = append(c.plain, javaArchives{})
+	c.plain = append(c.plain, javaArchives{tempDir: tempDir})
 	for _, mk := range []func(*cpb.PluginConfig) (filesystem.Extractor, error){gobinary.New, cargoauditable.New} {
 		if err := add(&c.binary, mk, nil); err != nil {
 			return nil, err
@@ -233,7 +233,7 @@ func (c *cataloguers) run(ctx context.Context, fsys *imageFS, warn func(string, 
 			if !e.FileRequired(api) {
 				continue
 			}
-			inv, err := e.Extract(ctx, &filesystem.ScanInput{
+			inv, err := safeExtract(ctx, e, &filesystem.ScanInput{
 				FS:     fsys,
 				Path:   p,
 				Info:   info,
@@ -256,4 +256,15 @@ func (c *cataloguers) run(ctx context.Context, fsys *imageFS, warn func(string, 
 		return nil, fmt.Errorf("inventory: %w", err)
 	}
 	return out, nil
+}
+
+// safeExtract runs an extractor on content from the image, which may be
+// crafted: a parser's panic is the file's error, not the process's end.
+func safeExtract(ctx context.Context, e filesystem.Extractor, in *filesystem.ScanInput) (inv scalibrinv.Inventory, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			inv, err = scalibrinv.Inventory{}, fmt.Errorf("extractor panicked: %v", r)
+		}
+	}()
+	return e.Extract(ctx, in)
 }

@@ -18,6 +18,9 @@ const (
 
 // Package is one installed package.
 type Package struct {
+	// Name is as the package declares it: Maven "group:artifact", Go
+	// module path ("stdlib" for Go's standard library, as OSV names it),
+	// PyPI's name as written in METADATA (match it PEP 503-normalised).
 	Name    string `json:"name"`
 	Version string `json:"version"`
 	// Ecosystem is the OSV ecosystem without a release suffix: "Debian",

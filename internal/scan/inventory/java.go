@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"regexp"
 	"strings"
@@ -34,13 +35,16 @@ import (
 //     groupId-shaped identifier, else the file name ("guava-33.0.0-jre.jar"),
 //     the group from osv-scalibr's table of known artifacts or the
 //     manifest.
-type javaArchives struct{}
+type javaArchives struct {
+	tempDir string
+}
 
 const (
 	javaMaxDepth = 4
-	// javaMaxOpened bounds what one archive's nested archives read into
-	// memory (nested entries have no random access otherwise).
-	javaMaxOpened = 256 << 20
+	// javaMaxOpened bounds the bytes of one archive's nested archives,
+	// which are decompressed to temporary files (a zip needs random
+	// access): a zip bomb ends there.
+	javaMaxOpened = 1 << 30
 )
 
 var javaArchiveExts = []string{".jar", ".war", ".ear", ".jmod", ".par", ".sar", ".jpi", ".hpi", ".lpkg", ".nar"}
@@ -103,13 +107,7 @@ func (j javaArchives) archive(ctx context.Context, ra io.ReaderAt, size int64, n
 				errs = append(errs, fmt.Errorf("%s!%s: nested archives over %d bytes, not read", name, f.Name, javaMaxOpened))
 				continue
 			}
-			b, err := readZipEntry(f, javaMaxOpened-*opened)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s!%s: %w", name, f.Name, err))
-				continue
-			}
-			*opened += int64(len(b))
-			sub, err := j.archive(ctx, bytes.NewReader(b), int64(len(b)), name+"!/"+f.Name, depth+1, opened)
+			sub, err := j.nested(ctx, f, name+"!/"+f.Name, depth+1, opened)
 			if err != nil {
 				errs = append(errs, err)
 			}
@@ -122,6 +120,31 @@ func (j javaArchives) archive(ctx context.Context, ra io.ReaderAt, size int64, n
 		pkgs = append(pkgs, p)
 	}
 	return pkgs, errors.Join(errs...)
+}
+
+// nested reads an archive inside an archive from a temporary copy.
+func (j javaArchives) nested(ctx context.Context, f *zip.File, name string, depth int, opened *int64) ([]*extractor.Package, error) {
+	tmp, err := os.CreateTemp(j.tempDir, "wharf-jar-*")
+	if err != nil {
+		return nil, err
+	}
+	defer tmp.Close()
+	_ = os.Remove(tmp.Name()) // unlinked: gone with the descriptor
+	rc, err := f.Open()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	left := javaMaxOpened - *opened
+	n, err := io.Copy(tmp, io.LimitReader(rc, left+1))
+	rc.Close()
+	*opened += n
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if n > left {
+		return nil, fmt.Errorf("%s: nested archives over %d bytes, not read", name, int64(javaMaxOpened))
+	}
+	return j.archive(ctx, tmp, n, name, depth, opened)
 }
 
 func mavenPackage(group, artifact, version, loc string) *extractor.Package {

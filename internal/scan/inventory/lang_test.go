@@ -208,3 +208,23 @@ func TestLanguagePackages(t *testing.T) {
 		t.Errorf("OSVEcosystem(npm) = %q", got)
 	}
 }
+
+func TestJavaArchiveFallbacks(t *testing.T) {
+	manifestOnly := zipBytes(t, [2]string{"META-INF/MANIFEST.MF",
+		"Manifest-Version: 1.0\r\nImplementation-Title: netty-codec\r\nImplementation-Version: 4.1.104.Final\r\n" +
+			"Implementation-Vendor-Id: io.netty\r\n"})
+	unversioned := zipBytes(t, [2]string{"META-INF/MANIFEST.MF", "Manifest-Version: 1.0\r\n"})
+	inv := extract(t, layers(t, gzipped, []entry{
+		binFile("opt/lib/netty.jar", manifestOnly, 0o644),
+		binFile("opt/lib/app.jar", unversioned, 0o644),
+		file("opt/lib/broken.jar", "not a zip"),
+		// The file name gives the version; the group comes from osv-scalibr's table.
+		binFile("opt/lib/spring-web-6.1.2.jar", unversioned, 0o644),
+	}))
+	wantNames(t, inv,
+		"io.netty:netty-codec@4.1.104.Final /opt/lib/netty.jar",
+		"org.springframework:spring-web@6.1.2 /opt/lib/spring-web-6.1.2.jar")
+	if len(inv.Warnings) != 1 || !strings.HasPrefix(inv.Warnings[0], "/opt/lib/broken.jar: wharf/java/archive: ") {
+		t.Errorf("warnings %q", inv.Warnings)
+	}
+}

@@ -316,3 +316,47 @@ func TestExtractOptionsPlatform(t *testing.T) {
 		t.Errorf("%+v", inv)
 	}
 }
+
+// Executables are kept only with a build-information marker, found
+// wherever it lies, across read boundaries included.
+func TestBinariesKeptOnlyWithAMarker(t *testing.T) {
+	sp, err := newSpool(t.TempDir(), 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	const chunk = 4096
+	s := &squasher{sp: sp, scratch: make([]byte, chunk)}
+	marker := []byte("\xff Go buildinf:")
+	elf := func(size, at int) []byte {
+		b := append([]byte("\x7fELF\x02\x01\x01\x00"), make([]byte, size)...)
+		if at >= 0 {
+			copy(b[at:], marker)
+		}
+		return b
+	}
+	for name, c := range map[string]struct {
+		body []byte
+		keep bool
+	}{
+		"no marker":           {elf(3*chunk, -1), false},
+		"marker in a chunk":   {elf(3*chunk, chunk+100), true},
+		"marker across reads": {elf(3*chunk, 8+chunk-5), true},
+		"marker at the end":   {elf(3*chunk, 3*chunk+8-len(marker)), true},
+		"not an executable":   {append([]byte("#!/bin/sh\n"), marker...), false},
+		"empty":               {nil, false},
+		"cargo-auditable":     {append(elf(100, -1), ".dep-v0"...), true},
+	} {
+		keep, err := s.spoolFile(bytes.NewReader(c.body), true)
+		if err != nil || keep != c.keep {
+			t.Errorf("%s: keep %v, %v; want %v", name, keep, err, c.keep)
+		}
+		if keep {
+			off, size, err := sp.commit()
+			got, _ := io.ReadAll(sp.section(off, size))
+			if err != nil || !bytes.Equal(got, c.body) {
+				t.Errorf("%s: kept content differs (%v)", name, err)
+			}
+		}
+	}
+}

@@ -564,22 +564,34 @@ func (db *DB) Match(inv *inventory.Inventory) []Finding {
 	if db == nil || inv == nil {
 		return nil
 	}
-	var out []Finding
+	// All hits first, so that the findings are allocated once: they are
+	// large, and growing a slice of them is what would cost most.
+	type span struct{ pkg, from, to int32 }
 	var hits []hit
+	var spans []span
+	var lk lookuper
+	var ls []lookup
 	for i := range inv.Packages {
-		p := &inv.Packages[i]
-		hits = db.matchPackage(inv.Distro, p, hits[:0])
-		if len(hits) > 0 {
-			out = append(out, merge(hits, p)...)
+		from := len(hits)
+		ls = lk.lookups(ls[:0], inv.Distro, &inv.Packages[i])
+		hits = db.matchPackage(ls, hits)
+		if len(hits) > from {
+			spans = append(spans, span{int32(i), int32(from), int32(len(hits))})
 		}
 	}
-	sortFindings(out)
-	return out
+	var m merger
+	var groups []group
+	for _, sp := range spans {
+		groups = m.merge(groups, hits[sp.from:sp.to], sp.pkg)
+	}
+	return findings(groups, inv.Packages)
 }
 
-// matchPackage appends the advisories affecting p, one hit per advisory.
-func (db *DB) matchPackage(d inventory.Distro, p *inventory.Package, hits []hit) []hit {
-	for _, l := range lookups(d, *p) {
+// matchPackage appends the advisories affecting a package, looked up
+// under ls, one hit per advisory.
+func (db *DB) matchPackage(ls []lookup, hits []hit) []hit {
+	from := len(hits)
+	for _, l := range ls {
 		pi := db.idx[l.key.Ecosystem][l.key.Name]
 		if pi == nil {
 			continue
@@ -592,29 +604,35 @@ func (db *DB) matchPackage(d inventory.Distro, p *inventory.Package, hits []hit)
 				r := &e.ranges[j]
 				o := r.ord
 				if have[o] == 0 {
-					have[o] = -1
-					if v, ok := parseVersion(pi.base, int(o), l.version); ok {
-						if pp, ok := safePosition(pi.orders[o], v); ok {
-							pos[o], have[o] = pp, 1
-						}
-					}
+					pos[o], have[o] = pi.position(int(o), l.version)
 				}
 				if have[o] < 0 {
 					continue
 				}
 				if ok, fixed := r.affects(pos[o]); ok {
-					hits = addHit(hits, e, fixed)
+					hits = addHit(hits, from, e, fixed)
 					break
 				}
 			}
 		}
 		if k := listedKey(pi.base, l.version); k != "" {
 			for _, n := range pi.listed[k] {
-				hits = addHit(hits, &pi.entries[n], "")
+				hits = addHit(hits, from, &pi.entries[n], "")
 			}
 		}
 	}
 	return hits
+}
+
+// position places a package version among the key's versions in
+// ordering o: (p, 1), or (0, -1) when it cannot be ordered.
+func (pi *pkgIndex) position(o int, version string) (int32, int8) {
+	if v, ok := parseVersion(pi.base, o, version); ok {
+		if p, ok := safePosition(pi.orders[o], v); ok {
+			return p, 1
+		}
+	}
+	return 0, -1
 }
 
 func safePosition(vers []semantic.Version, v semantic.Version) (p int32, ok bool) {
@@ -630,8 +648,8 @@ func safePosition(vers []semantic.Version, v semantic.Version) (p int32, ok bool
 // (an advisory may name a package in several entries, or under its source
 // and its binary name); a hit that knows the fix wins over one that does
 // not.
-func addHit(hits []hit, e *entry, fixed string) []hit {
-	for i := range hits {
+func addHit(hits []hit, from int, e *entry, fixed string) []hit {
+	for i := from; i < len(hits); i++ {
 		if hits[i].e.adv.id == e.adv.id {
 			if hits[i].fixed == "" && fixed != "" {
 				hits[i] = hit{e, fixed}

@@ -127,18 +127,19 @@ func isOS(p inventory.Package) bool {
 // OSV's conventions:
 //
 //	Debian 12 (VERSION_ID 12, or codename bookworm)  Debian:12
-//	Ubuntu 22.04, 24.04 (LTS: April of even years)   Ubuntu:22.04:LTS
+//	Ubuntu 22.04, 24.04 (LTS per os-release)         Ubuntu:22.04:LTS
 //	Ubuntu 23.10                                     Ubuntu:23.10
 //	Alpine 3.19.1                                    Alpine:v3.19
 //	AlmaLinux / Rocky Linux 9.3                      AlmaLinux:9 / Rocky Linux:9
-//	RHEL 9.3                                         Red Hat:9 (RHEL's enterprise_linux:9 streams)
+//	RHEL 9.3 (CPE_NAME's stream, else VERSION_ID)    Red Hat:9 (RHEL's enterprise_linux:9 streams)
 //	Wolfi, Chainguard                                Wolfi, Chainguard (rolling, no release)
 //
 // With no release known it returns the bare ecosystem ("Debian"), which
 // only release-less advisories use. Ubuntu Pro (ESM) streams are not
 // matched: an image gets them only with a Pro subscription attached.
 func EcosystemFor(d inventory.Distro, pkg inventory.Package) string {
-	if !isOS(pkg) {
+	if !isOS(pkg) || strings.Contains(pkg.Ecosystem, ":") {
+		// A language ecosystem, or a release the package already names.
 		return normEcosystem(pkg.Ecosystem)
 	}
 	base := baseEcosystem(pkg.Ecosystem)
@@ -169,7 +170,7 @@ func release(base string, d inventory.Distro) string {
 			return ""
 		}
 		rel := major + "." + minor
-		if minor == "04" && len(major) == 2 && (major[1]-'0')%2 == 0 {
+		if ubuntuLTS(d, major, minor) {
 			rel += ":LTS"
 		}
 		return rel
@@ -178,10 +179,27 @@ func release(base string, d inventory.Distro) string {
 			return ""
 		}
 		return "v" + major + "." + minor
-	case "AlmaLinux", "Rocky Linux", "Red Hat":
+	case "Red Hat":
+		// CPE_NAME names the product stream ("cpe:/o:redhat:enterprise_linux:9::baseos").
+		if _, stream, ok := strings.Cut(d.CPEName, ":redhat:"); ok && stream != "" {
+			_, rel, _ := strings.Cut(normEcosystem("Red Hat:"+stream), ":")
+			return rel
+		}
+		return major
+	case "AlmaLinux", "Rocky Linux":
 		return major
 	}
 	return ""
+}
+
+// ubuntuLTS tells an LTS release: os-release says so in VERSION or
+// PRETTY_NAME ("22.04.4 LTS (Jammy Jellyfish)"); without either, LTS
+// releases are the April ones of even years.
+func ubuntuLTS(d inventory.Distro, major, minor string) bool {
+	if d.Version != "" || d.PrettyName != "" {
+		return strings.Contains(d.Version, "LTS") || strings.Contains(d.PrettyName, "LTS")
+	}
+	return minor == "04" && len(major) == 2 && (major[1]-'0')%2 == 0
 }
 
 // splitVersion returns the leading numeric major and minor parts of a
@@ -220,46 +238,58 @@ type lookup struct {
 // source ones, so both are tried there. Release-less advisories of the
 // distribution ("Debian") apply to every release.
 func lookups(d inventory.Distro, pkg inventory.Package) []lookup {
-	if !isOS(pkg) {
+	var l lookuper
+	return l.lookups(nil, d, &pkg)
+}
+
+// lookuper computes lookups, remembering the release-scoped ecosystem of
+// each distribution ecosystem: it is the same for every package of an
+// inventory.
+type lookuper struct {
+	base, eco string
+}
+
+func (l *lookuper) lookups(out []lookup, d inventory.Distro, pkg *inventory.Package) []lookup {
+	if !isOS(*pkg) {
 		eco := normEcosystem(pkg.Ecosystem)
 		name := normName(eco, pkg.Name)
 		if eco == "" || name == "" {
-			return nil
+			return out
 		}
 		v := pkg.Version
 		if eco == "Go" && (name == "stdlib" || name == "toolchain") {
 			v = strings.TrimPrefix(v, "go") // "go1.22.1" is OSV's "1.22.1"
 		}
-		return []lookup{{PackageKey{Ecosystem: eco, Name: name}, v}}
+		return append(out, lookup{PackageKey{Ecosystem: eco, Name: name}, v})
 	}
-	eco := EcosystemFor(d, pkg)
+	if l.eco == "" || l.base != pkg.Ecosystem {
+		l.base, l.eco = pkg.Ecosystem, EcosystemFor(d, *pkg)
+	}
+	eco := l.eco
 	if eco == "" {
-		return nil
+		return out
 	}
 	base := baseEcosystem(eco)
-	type nv struct{ name, version string }
-	var names []nv
-	if pkg.SourceName != "" {
-		v := pkg.SourceVersion
-		if v == "" {
-			v = pkg.Version
+	add := func(name, version string) {
+		if name == "" {
+			return
 		}
-		names = append(names, nv{pkg.SourceName, v})
-		if (base == "Red Hat" || base == "AlmaLinux" || base == "Rocky Linux") && pkg.Name != pkg.SourceName {
-			names = append(names, nv{pkg.Name, pkg.Version})
-		}
-	} else {
-		names = append(names, nv{pkg.Name, pkg.Version})
-	}
-	var out []lookup
-	for _, n := range names {
-		if n.name == "" {
-			continue
-		}
-		out = append(out, lookup{PackageKey{Ecosystem: eco, Name: n.name}, n.version})
+		out = append(out, lookup{PackageKey{Ecosystem: eco, Name: name}, version})
 		if base != eco {
-			out = append(out, lookup{PackageKey{Ecosystem: base, Name: n.name}, n.version})
+			out = append(out, lookup{PackageKey{Ecosystem: base, Name: name}, version})
 		}
+	}
+	if pkg.SourceName == "" {
+		add(pkg.Name, pkg.Version)
+		return out
+	}
+	v := pkg.SourceVersion
+	if v == "" {
+		v = pkg.Version
+	}
+	add(pkg.SourceName, v)
+	if (base == "Red Hat" || base == "AlmaLinux" || base == "Rocky Linux") && pkg.Name != pkg.SourceName {
+		add(pkg.Name, pkg.Version)
 	}
 	return out
 }

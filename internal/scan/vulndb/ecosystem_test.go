@@ -22,6 +22,10 @@ func TestEcosystemFor(t *testing.T) {
 		{inventory.Distro{ID: "ubuntu", VersionID: "24.04"}, os("Ubuntu"), "Ubuntu:24.04:LTS"},
 		{inventory.Distro{ID: "ubuntu", VersionID: "23.04"}, os("Ubuntu"), "Ubuntu:23.04"},
 		{inventory.Distro{ID: "ubuntu", VersionID: "24.10"}, os("Ubuntu"), "Ubuntu:24.10"},
+		{inventory.Distro{ID: "ubuntu", VersionID: "22.04", Version: "22.04.4 LTS (Jammy Jellyfish)"}, os("Ubuntu"), "Ubuntu:22.04:LTS"},
+		{inventory.Distro{ID: "ubuntu", VersionID: "24.04", PrettyName: "Ubuntu Noble Numbat (development branch)"}, os("Ubuntu"), "Ubuntu:24.04"},
+		{inventory.Distro{ID: "rhel", VersionID: "9.2", CPEName: "cpe:/o:redhat:rhel_eus:9.2::baseos"}, os("Red Hat"), "Red Hat:rhel_eus:9.2::baseos"},
+		{inventory.Distro{ID: "rhel", VersionID: "9.4", CPEName: "cpe:/o:redhat:enterprise_linux:9::baseos"}, os("Red Hat"), "Red Hat:9"},
 		{inventory.Distro{ID: "alpine", VersionID: "3.19.1"}, os("Alpine"), "Alpine:v3.19"},
 		{inventory.Distro{ID: "alpine", VersionID: "3.21_alpha20240807"}, os("Alpine"), "Alpine:v3.21"},
 		{inventory.Distro{ID: "alpine"}, os("Alpine"), "Alpine"},
@@ -29,6 +33,7 @@ func TestEcosystemFor(t *testing.T) {
 		{inventory.Distro{ID: "almalinux", VersionID: "8.10"}, os("AlmaLinux"), "AlmaLinux:8"},
 		{inventory.Distro{ID: "rhel", VersionID: "9.4"}, os("Red Hat"), "Red Hat:9"},
 		{inventory.Distro{ID: "wolfi", VersionID: "20230201"}, os("Wolfi"), "Wolfi"},
+		{inventory.Distro{}, os("Debian:11"), "Debian:11"},
 		// The package's ecosystem missing: the distro's.
 		{inventory.Distro{ID: "debian", VersionID: "11"}, inventory.Package{Name: "x", Kind: inventory.KindOS}, "Debian:11"},
 		{inventory.Distro{ID: "plan9"}, inventory.Package{Name: "x", Kind: inventory.KindOS}, ""},
@@ -87,6 +92,30 @@ func TestLookupsRPM(t *testing.T) {
 	for i := range want {
 		if got[i].key != want[i] {
 			t.Fatalf("lookups %v, want %v", got, want)
+		}
+	}
+}
+
+// The inventory's own OSVEcosystem and EcosystemFor agree once normalised
+// the way advisories are indexed.
+func TestEcosystemForAgreesWithInventory(t *testing.T) {
+	for _, tc := range []struct {
+		d   inventory.Distro
+		eco string
+	}{
+		{inventory.Distro{ID: "debian", VersionID: "12"}, "Debian"},
+		{inventory.Distro{ID: "ubuntu", VersionID: "22.04", Version: "22.04.4 LTS (Jammy Jellyfish)"}, "Ubuntu"},
+		{inventory.Distro{ID: "ubuntu", VersionID: "23.10", Version: "23.10 (Mantic Minotaur)"}, "Ubuntu"},
+		{inventory.Distro{ID: "alpine", VersionID: "3.19.1"}, "Alpine"},
+		{inventory.Distro{ID: "alpine", VersionID: "3.20.0_alpha20240329"}, "Alpine"},
+		{inventory.Distro{ID: "rhel", VersionID: "9.4", CPEName: "cpe:/o:redhat:enterprise_linux:9::baseos"}, "Red Hat"},
+		{inventory.Distro{ID: "rhel", VersionID: "8.9"}, "Red Hat"},
+		{inventory.Distro{ID: "almalinux", VersionID: "9.3"}, "AlmaLinux"},
+		{inventory.Distro{ID: "rocky", VersionID: "8.9"}, "Rocky Linux"},
+	} {
+		p := inventory.Package{Name: "x", Ecosystem: tc.eco, Kind: inventory.KindOS}
+		if got, want := EcosystemFor(tc.d, p), normEcosystem(tc.d.OSVEcosystem(tc.eco)); got != want {
+			t.Errorf("%+v: EcosystemFor %q, inventory %q", tc.d, got, want)
 		}
 	}
 }

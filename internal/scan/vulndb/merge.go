@@ -29,24 +29,23 @@ import (
 //
 // Related ids ("related") are never merged: the schema says they are
 // different vulnerabilities.
-func merge(hits []hit, pkg *inventory.Package) []Finding {
+//
+// merge appends the package's groups of hits to out; hits must not
+// change until the groups are turned into findings.
+func (m *merger) merge(out []group, hits []hit, pkg int32) []group {
 	if len(hits) == 1 {
-		return []Finding{finding([]hit{hits[0]}, pkg)}
+		return append(out, newGroup(pkg, hits, nil))
 	}
 	// Union-find over the hits by shared identity tokens.
-	parent := make([]int, len(hits))
-	for i := range parent {
-		parent[i] = i
-	}
-	var find func(int) int
-	find = func(i int) int {
+	m.reset(len(hits))
+	parent, owner := m.parent, m.owner
+	find := func(i int) int {
 		for parent[i] != i {
 			parent[i] = parent[parent[i]]
 			i = parent[i]
 		}
 		return i
 	}
-	owner := map[string]int{}
 	for i, h := range hits {
 		for _, tok := range identity(h.e.adv) {
 			if j, ok := owner[tok]; ok {
@@ -58,24 +57,35 @@ func merge(hits []hit, pkg *inventory.Package) []Finding {
 			}
 		}
 	}
-	groupOf := map[int][]hit{}
+	// Groups in order of their first hit: members of group r are the hits
+	// whose root is r, in order.
 	var roots []int
-	for i, h := range hits {
-		r := find(i)
-		if _, ok := groupOf[r]; !ok {
-			roots = append(roots, r)
+	for i := range hits {
+		if find(i) == i {
+			roots = append(roots, i)
 		}
-		groupOf[r] = append(groupOf[r], h)
+	}
+	members := func(r int) []hit {
+		if m.size(r, find) == 1 {
+			return hits[r : r+1]
+		}
+		var g []hit
+		for i := r; i < len(hits); i++ {
+			if find(i) == r {
+				g = append(g, hits[i])
+			}
+		}
+		return g
 	}
 
 	// Bundles covered by the other groups.
-	extra := map[int][]string{} // root → bundle ids to add as aliases
-	dropped := map[int]bool{}
+	var extra map[int][]string // root → bundle ids to add as aliases
+	var dropped map[int]bool
 	for _, r := range roots {
-		g := groupOf[r]
-		if len(g) != 1 || len(g[0].e.adv.upstream) < 2 {
+		if m.size(r, find) != 1 || len(hits[r].e.adv.upstream) < 2 {
 			continue
 		}
+		g := hits[r : r+1]
 		var covering []int
 		for _, u := range g[0].e.adv.upstream {
 			j, ok := owner[u]
@@ -88,6 +98,9 @@ func merge(hits []hit, pkg *inventory.Package) []Finding {
 		if covering == nil {
 			continue
 		}
+		if dropped == nil {
+			dropped, extra = map[int]bool{}, map[int][]string{}
+		}
 		dropped[r] = true
 		for _, c := range covering {
 			if !slices.Contains(extra[c], g[0].e.adv.id) {
@@ -95,18 +108,48 @@ func merge(hits []hit, pkg *inventory.Package) []Finding {
 			}
 		}
 	}
-	var out []Finding
 	for _, r := range roots {
-		if dropped[r] {
-			continue
+		if !dropped[r] {
+			out = append(out, newGroup(pkg, members(r), extra[r]))
 		}
-		f := finding(groupOf[r], pkg)
-		for _, id := range extra[r] {
-			f.Aliases = appendNew(f.Aliases, f.ID, id)
-		}
-		out = append(out, f)
 	}
 	return out
+}
+
+// merger holds merge's scratch space, reused across the packages of an
+// inventory.
+type merger struct {
+	parent []int
+	sizes  []int
+	owner  map[string]int
+}
+
+func (m *merger) reset(n int) {
+	m.parent = slices.Grow(m.parent[:0], n)[:n]
+	m.sizes = slices.Grow(m.sizes[:0], n)[:n]
+	for i := range n {
+		m.parent[i] = i
+		m.sizes[i] = -1
+	}
+	if m.owner == nil {
+		m.owner = make(map[string]int, 2*n)
+	} else {
+		clear(m.owner)
+	}
+}
+
+// size is the number of hits in the group of root r (computed once).
+func (m *merger) size(r int, find func(int) int) int {
+	if m.sizes[r] < 0 {
+		n := 0
+		for i := r; i < len(m.parent); i++ {
+			if find(i) == r {
+				n++
+			}
+		}
+		m.sizes[r] = n
+	}
+	return m.sizes[r]
 }
 
 // identity lists the ids an advisory stands for: its own, its aliases,
@@ -134,16 +177,46 @@ func idPreference(id string) int {
 	return 3
 }
 
-// finding builds the finding of a group of hits describing one
-// vulnerability of pkg.
-func finding(g []hit, pkg *inventory.Package) Finding {
-	primary := g[0]
-	for _, h := range g[1:] {
-		if c := cmp.Compare(idPreference(h.e.adv.id), idPreference(primary.e.adv.id)); c < 0 ||
-			(c == 0 && h.e.adv.id < primary.e.adv.id) {
-			primary = h
+// group is the hits of one package that describe one vulnerability,
+// with what sorting needs, so that findings are built once, in order.
+type group struct {
+	pkg     int32
+	members []hit
+	extra   []string // ids of bundles folded in
+	primary int      // member naming the finding
+	best    int      // member whose rating is used
+}
+
+func newGroup(pkg int32, members []hit, extra []string) group {
+	g := group{pkg: pkg, members: members, extra: extra}
+	for i, h := range members[1:] {
+		i++
+		p := members[g.primary].e.adv.id
+		if c := cmp.Compare(idPreference(h.e.adv.id), idPreference(p)); c < 0 || (c == 0 && h.e.adv.id < p) {
+			g.primary = i
 		}
 	}
+	g.best = g.primary
+	for i, h := range members {
+		if h.e.rating.from > members[g.best].e.rating.from {
+			g.best = i
+		}
+	}
+	return g
+}
+
+func (g *group) id() string { return g.members[g.primary].e.adv.id }
+
+func (g *group) severity() string {
+	if s := g.members[g.best].e.rating.severity; s != "" {
+		return s
+	}
+	return SeverityUndefined
+}
+
+// finding builds the finding of group g of package pkg.
+func (g *group) finding(pkg *inventory.Package) Finding {
+	primary := g.members[g.primary]
 	a := primary.e.adv
 	f := Finding{
 		ID:           a.id,
@@ -155,42 +228,43 @@ func finding(g []hit, pkg *inventory.Package) Finding {
 		Published:    a.published,
 		Modified:     a.modified,
 	}
-	f.Aliases = appendNew(nil, a.id, a.aliases...)
-	f.Upstream = appendNew(nil, a.id, a.upstream...)
-	best := primary.e.rating
-	for _, h := range g {
-		if h.e == primary.e {
-			continue
+	if len(g.members) == 1 && len(g.extra) == 0 {
+		// The advisory's lists, as parsed (cleanIDs made them unique and
+		// free of the id); copied, for the caller may change them.
+		f.Aliases, f.Upstream = slices.Clone(a.aliases), slices.Clone(a.upstream)
+	} else {
+		f.Aliases = appendNew(nil, a.id, a.aliases...)
+		f.Upstream = appendNew(nil, a.id, a.upstream...)
+		for i, h := range g.members {
+			if i == g.primary {
+				continue
+			}
+			o := h.e.adv
+			f.Aliases = appendNew(f.Aliases, a.id, o.id)
+			f.Aliases = appendNew(f.Aliases, a.id, o.aliases...)
+			f.Upstream = appendNew(f.Upstream, a.id, o.upstream...)
+			if f.Summary == "" {
+				f.Summary = o.summary
+			}
+			if f.Details == "" {
+				f.Details = o.details
+			}
+			if f.FixedVersion == "" {
+				f.FixedVersion = h.fixed
+			}
 		}
-		o := h.e.adv
-		f.Aliases = appendNew(f.Aliases, a.id, o.id)
-		f.Aliases = appendNew(f.Aliases, a.id, o.aliases...)
-		f.Upstream = appendNew(f.Upstream, a.id, o.upstream...)
-		if f.Summary == "" {
-			f.Summary = o.summary
-		}
-		if f.Details == "" {
-			f.Details = o.details
-		}
-		if f.FixedVersion == "" {
-			f.FixedVersion = h.fixed
-		}
-		if h.e.rating.from > best.from {
-			best = h.e.rating
-		}
+		f.Aliases = appendNew(f.Aliases, a.id, g.extra...)
 	}
+	best := g.members[g.best].e.rating
 	if best.vector == "" {
-		for _, h := range g {
+		for _, h := range g.members {
 			if h.e.rating.vector != "" {
 				best.score, best.vector, best.cvssVersion = h.e.rating.score, h.e.rating.vector, h.e.rating.cvssVersion
 				break
 			}
 		}
 	}
-	f.Severity, f.Score, f.Vector, f.CVSSVersion = best.severity, best.score, best.vector, best.cvssVersion
-	if f.Severity == "" {
-		f.Severity = SeverityUndefined
-	}
+	f.Severity, f.Score, f.Vector, f.CVSSVersion = g.severity(), best.score, best.vector, best.cvssVersion
 	return f
 }
 
@@ -204,19 +278,30 @@ func appendNew(list []string, own string, ids ...string) []string {
 	return list
 }
 
-// sortFindings orders findings by severity (worst first), id, then
-// package name, version, ecosystem and location.
-func sortFindings(fs []Finding) {
-	slices.SortStableFunc(fs, func(a, b Finding) int {
-		if c := cmp.Compare(severityRank(b.Severity), severityRank(a.Severity)); c != 0 {
+// findings sorts the groups by severity (worst first), id, then package
+// name, version, ecosystem, location and position in the inventory, and
+// builds their findings.
+func findings(gs []group, pkgs []inventory.Package) []Finding {
+	slices.SortFunc(gs, func(x, y group) int {
+		if c := cmp.Compare(severityRank(y.severity()), severityRank(x.severity())); c != 0 {
 			return c
 		}
+		a, b := &pkgs[x.pkg], &pkgs[y.pkg]
 		return cmp.Or(
-			strings.Compare(a.ID, b.ID),
-			strings.Compare(a.Package.Name, b.Package.Name),
-			strings.Compare(a.Package.Version, b.Package.Version),
-			strings.Compare(a.Package.Ecosystem, b.Package.Ecosystem),
-			slices.Compare(a.Package.Locations, b.Package.Locations),
+			strings.Compare(x.id(), y.id()),
+			strings.Compare(a.Name, b.Name),
+			strings.Compare(a.Version, b.Version),
+			strings.Compare(a.Ecosystem, b.Ecosystem),
+			slices.Compare(a.Locations, b.Locations),
+			cmp.Compare(x.pkg, y.pkg),
 		)
 	})
+	if len(gs) == 0 {
+		return nil
+	}
+	out := make([]Finding, len(gs))
+	for i := range gs {
+		out[i] = gs[i].finding(&pkgs[gs[i].pkg])
+	}
+	return out
 }

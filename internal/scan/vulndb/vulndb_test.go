@@ -72,7 +72,7 @@ func lang(eco, name, version string) inventory.Package {
 func TestImportAndMatch(t *testing.T) {
 	st := openStore(t)
 	rep := importFixtures(t, st)
-	if rep.Added != 17 || rep.Records != 17 || rep.Invalid != 0 || rep.Updated+rep.Unchanged+rep.Older != 0 || rep.Files != 16 {
+	if rep.Added != 18 || rep.Records != 18 || rep.Invalid != 0 || rep.Updated+rep.Unchanged+rep.Older != 0 || rep.Files != 17 {
 		t.Fatalf("report: %+v", rep)
 	}
 	if !rep.UpdatedAt.Equal(time.Date(2024, 7, 1, 12, 0, 0, 0, time.UTC)) {
@@ -81,7 +81,7 @@ func TestImportAndMatch(t *testing.T) {
 	db := load(t, st)
 	// Withdrawn records are not indexed; DEBIAN-CVE-2024-1003's year-1
 	// "withdrawn" means none.
-	if db.Count() != 16 || !db.UpdatedAt().Equal(rep.UpdatedAt) || db.Stats().SkippedRanges != 0 || db.Stats().Unreadable != 0 {
+	if db.Count() != 17 || !db.UpdatedAt().Equal(rep.UpdatedAt) || db.Stats().SkippedRanges != 0 || db.Stats().Unreadable != 0 {
 		t.Fatalf("count %d updated %v stats %+v", db.Count(), db.UpdatedAt(), db.Stats())
 	}
 
@@ -139,6 +139,14 @@ func TestImportAndMatch(t *testing.T) {
 				{Name: "busybox", Version: "1.36.1-r16", Ecosystem: "Alpine", Kind: inventory.KindOS},
 			}},
 			want: []string{"MEDIUM ALPINE-CVE-2024-3001 ssl_client@1.36.1-r15 fixed=1.36.1-r16"},
+		},
+		{
+			name: "almalinux 9: binary package names, Red Hat impact over CVSS",
+			inv: inventory.Inventory{Distro: inventory.Distro{ID: "almalinux", VersionID: "9.3"}, Packages: []inventory.Package{
+				{Name: "openssl-libs", Version: "1:3.0.7-24.el9", SourceName: "openssl", Ecosystem: "AlmaLinux", Kind: inventory.KindOS},
+				{Name: "openssl-libs", Version: "1:3.0.7-25.el9_3", SourceName: "openssl", Ecosystem: "AlmaLinux", Kind: inventory.KindOS},
+			}},
+			want: []string{"HIGH ALSA-2024:1001 openssl-libs@1:3.0.7-24.el9 fixed=1:3.0.7-25.el9_3"},
 		},
 		{
 			name: "language packages",
@@ -281,7 +289,7 @@ func TestImportIdempotentAndNewerReplaces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(srcs) != 2 || srcs[1].Name != "fixtures" || srcs[1].Unchanged != 17 || !srcs[1].ImportedAt.Equal(fixedNow) ||
+	if len(srcs) != 2 || srcs[1].Name != "fixtures" || srcs[1].Unchanged != 18 || !srcs[1].ImportedAt.Equal(fixedNow) ||
 		srcs[0].Updated != 1 || !srcs[0].UpdatedAt.Equal(time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC)) {
 		t.Fatalf("sources: %+v", srcs)
 	}

@@ -95,6 +95,13 @@ type Manifest struct {
 	LastPullAt   time.Time
 	// Annotations are kept for the referrers API (JSON object, may be empty).
 	Annotations []byte
+	// Status is ImageActive (or ""), ImageArchived or ImageActivating;
+	// ArchivedAt and ActivatedAt are ECR's lastArchivedAt and
+	// lastActivatedAt (zero: never). PutManifest ignores them: a new image
+	// is active, and pushing an archived one again restores it.
+	Status      string
+	ArchivedAt  time.Time
+	ActivatedAt time.Time
 }
 
 // Refs lists what a manifest refers to; the store checks them in the same
@@ -123,6 +130,8 @@ type PutManifest struct {
 
 // TagEvent is one move of a tag.
 type TagEvent struct {
+	// ID increases with every event of the store (set when read).
+	ID     int64
 	RepoID int64
 	Tag    string
 	From   string
@@ -139,6 +148,7 @@ type Referrer struct {
 	ArtifactType string
 	Size         int64
 	Annotations  []byte
+	Status       string // as Manifest.Status
 }
 
 // TagInfo pairs a tag with its target.
@@ -163,6 +173,10 @@ type Store interface {
 	TransferStore
 	JobStore
 	AuditStore
+	SuppressionStore
+	HistoryStore
+	ArchiveStore
+	LifecycleRunStore
 	ScanStore
 	VulnStore
 

@@ -74,8 +74,9 @@ type VulnSource struct {
 	UpdatedAt time.Time
 	// Counts of the last import.
 	Added, Updated, Unchanged, Older, Invalid int64
-	// Advisories is the number of stored advisories this source wrote
-	// last (set by ListVulnSources; ignored on input).
+	// Advisories is the number of stored advisories, not withdrawn, whose
+	// stored version this source wrote (set by ListVulnSources; ignored on
+	// input).
 	Advisories int64
 }
 

@@ -185,6 +185,7 @@ func testVulnSources(t *testing.T, s meta.Store) {
 		{ID: "DSA-1", Modified: t0, Source: "debian", Data: []byte("x")},
 		{ID: "DSA-2", Modified: t0, Source: "debian", Data: []byte("x")},
 		{ID: "GO-1", Modified: t0, Source: "go", Data: []byte("x")},
+		{ID: "GO-2", Modified: t0, Withdrawn: t0, Source: "go", Data: []byte("x")},
 	})
 	must(t, err)
 	// A second import: counts replaced; updated_at never goes back.

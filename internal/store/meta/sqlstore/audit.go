@@ -22,14 +22,10 @@ func (s *Store) AppendAudit(ctx context.Context, events ...meta.AuditEvent) (out
 	out = make([]meta.AuditEvent, len(events))
 	err = s.write(ctx, "append audit", func(tx *sql.Tx) error {
 		for i, e := range events {
-			at := s.nanosOrNow(e.At)
-			var id int64
-			if err := s.row(ctx, tx, `INSERT INTO audit_events (at, account_id, repository, action, actor, digest, tag, detail)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, at, e.AccountID, e.Repository, e.Action, e.Actor, e.Digest, e.Tag, e.Detail).Scan(&id); err != nil {
+			var err error
+			if out[i], err = s.insertAudit(ctx, tx, e); err != nil {
 				return err
 			}
-			e.ID, e.At = id, fromNanos(at)
-			out[i] = e
 		}
 		return nil
 	})
@@ -37,6 +33,19 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, at, e.AccountID, e.Repository, e.
 		return nil, err
 	}
 	return out, nil
+}
+
+// insertAudit appends one event in tx, returning it with ID and At set
+// (also for writes that record their own event in their transaction).
+func (s *Store) insertAudit(ctx context.Context, tx *sql.Tx, e meta.AuditEvent) (meta.AuditEvent, error) {
+	at := s.nanosOrNow(e.At)
+	var id int64
+	if err := s.row(ctx, tx, `INSERT INTO audit_events (at, account_id, repository, action, actor, digest, tag, detail)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, at, e.AccountID, e.Repository, e.Action, e.Actor, e.Digest, e.Tag, e.Detail).Scan(&id); err != nil {
+		return meta.AuditEvent{}, err
+	}
+	e.ID, e.At = id, fromNanos(at)
+	return e, nil
 }
 
 // ListAudit returns the events matching f by increasing id.

@@ -102,13 +102,16 @@ func (s *Store) UnlinkBlob(ctx context.Context, repoID int64, digest string) (er
 }
 
 // UnlinkStale drops links older than cutoff whose digest no manifest of the
-// same repository references.
+// same repository references, live or in the recycle bin (a restored image
+// finds its links).
 func (s *Store) UnlinkStale(ctx context.Context, cutoff time.Time) (n int64, err error) {
 	defer catch("unlink stale", &err)
 	err = s.write(ctx, "unlink stale", func(tx *sql.Tx) error {
 		var err error
 		n, err = s.exec(ctx, tx, `DELETE FROM repo_blobs WHERE linked_at < ? AND NOT EXISTS (
-    SELECT 1 FROM manifest_refs mr WHERE mr.repo_id = repo_blobs.repo_id AND mr.ref_digest = repo_blobs.digest)`,
+    SELECT 1 FROM manifest_refs mr WHERE mr.repo_id = repo_blobs.repo_id AND mr.ref_digest = repo_blobs.digest)
+AND NOT EXISTS (
+    SELECT 1 FROM bin_refs br WHERE br.repo_id = repo_blobs.repo_id AND br.ref_digest = repo_blobs.digest)`,
 			cutoff.UnixNano())
 		return err
 	})
@@ -119,11 +122,12 @@ func (s *Store) UnlinkStale(ctx context.Context, cutoff time.Time) (n int64, err
 }
 
 // unreferenced is the condition that makes the blob whose digest is the
-// column col collectable, besides its age: no link and no manifest
-// reference anywhere.
+// column col collectable, besides its age: no link and no reference of a
+// manifest anywhere, live or in the recycle bin.
 func unreferenced(col string) string {
 	return `NOT EXISTS (SELECT 1 FROM repo_blobs rb WHERE rb.digest = ` + col + `)
-AND NOT EXISTS (SELECT 1 FROM manifest_refs mr WHERE mr.ref_digest = ` + col + `)`
+AND NOT EXISTS (SELECT 1 FROM manifest_refs mr WHERE mr.ref_digest = ` + col + `)
+AND NOT EXISTS (SELECT 1 FROM bin_refs br WHERE br.ref_digest = ` + col + `)`
 }
 
 func (s *Store) blobs(ctx context.Context, op, query string, args ...any) (out []meta.Blob, err error) {
@@ -227,7 +231,7 @@ func (s *Store) ClaimDeletion(ctx context.Context, digest string, markedBefore t
 
 // GCPreview lists live blobs a collection with this cutoff would delete
 // after dropping stale links: created before cutoff, referenced by no
-// manifest, linked nowhere since cutoff.
+// manifest (live or binned), linked nowhere since cutoff.
 func (s *Store) GCPreview(ctx context.Context, cutoff time.Time, limit int) (out []meta.Blob, err error) {
 	defer catch("gc preview", &err)
 	c := cutoff.UnixNano()
@@ -235,5 +239,6 @@ func (s *Store) GCPreview(ctx context.Context, cutoff time.Time, limit int) (out
 WHERE b.state = 'live' AND b.created_at < ?
 AND NOT EXISTS (SELECT 1 FROM repo_blobs rb WHERE rb.digest = b.digest AND rb.linked_at >= ?)
 AND NOT EXISTS (SELECT 1 FROM manifest_refs mr WHERE mr.ref_digest = b.digest)
+AND NOT EXISTS (SELECT 1 FROM bin_refs br WHERE br.ref_digest = b.digest)
 ORDER BY b.created_at, b.digest LIMIT ?`, c, c, lim(limit))
 }

@@ -18,7 +18,7 @@ import (
 func (s *Store) ListImages(ctx context.Context, repoID int64, after string, limit int) (out []meta.Image, err error) {
 	defer catch("list images", &err)
 	err = s.read(ctx, "list images", func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, s.d.Rebind(`SELECT repo_id, digest, media_type, artifact_type, subject, config_digest, size, content, annotations, pushed_at, last_pull_at
+		rows, err := tx.QueryContext(ctx, s.d.Rebind(`SELECT `+manifestCols+`
 FROM manifests WHERE repo_id = ? AND digest > ? ORDER BY digest LIMIT ?`), repoID, after, lim(limit))
 		if err != nil {
 			return err
@@ -26,13 +26,9 @@ FROM manifests WHERE repo_id = ? AND digest > ? ORDER BY digest LIMIT ?`), repoI
 		defer rows.Close()
 		for rows.Next() {
 			var im meta.Image
-			m := &im.Manifest
-			var pushed, pulled int64
-			if err := rows.Scan(&m.RepoID, &m.Digest, &m.MediaType, &m.ArtifactType, &m.Subject, &m.ConfigDigest,
-				&m.Size, &m.Content, &m.Annotations, &pushed, &pulled); err != nil {
+			if err := scanManifest(rows, &im.Manifest); err != nil {
 				return err
 			}
-			m.PushedAt, m.LastPullAt = fromNanos(pushed), fromNanos(pulled)
 			out = append(out, im)
 		}
 		if err := rows.Err(); err != nil {
@@ -77,17 +73,13 @@ WHERE repo_id = ? AND digest > ? AND digest <= ? ORDER BY digest, name`), repoID
 func (s *Store) GetImage(ctx context.Context, repoID int64, digest string) (im meta.Image, err error) {
 	defer catch("get image", &err)
 	err = s.read(ctx, "get image", func(tx *sql.Tx) error {
-		m := &im.Manifest
-		var pushed, pulled int64
-		err := s.row(ctx, tx, qGetManifest, repoID, digest).Scan(&m.RepoID, &m.Digest, &m.MediaType, &m.ArtifactType,
-			&m.Subject, &m.ConfigDigest, &m.Size, &m.Content, &m.Annotations, &pushed, &pulled)
+		err := scanManifest(s.row(ctx, tx, qGetManifest, repoID, digest), &im.Manifest)
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("manifest %s in repository %d", digest, repoID)
 		}
 		if err != nil {
 			return err
 		}
-		m.PushedAt, m.LastPullAt = fromNanos(pushed), fromNanos(pulled)
 		im.Tags, err = s.texts(ctx, tx, `SELECT name FROM tags WHERE repo_id = ? AND digest = ? ORDER BY name`, repoID, digest)
 		return err
 	})

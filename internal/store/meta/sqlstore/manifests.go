@@ -4,17 +4,30 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/wharfhq/wharf/internal/store/meta"
 )
 
 const (
-	qResolveTag  = `SELECT digest FROM tags WHERE repo_id = ? AND name = ?`
-	qGetManifest = `SELECT repo_id, digest, media_type, artifact_type, subject, config_digest, size, content, annotations, pushed_at, last_pull_at
-FROM manifests WHERE repo_id = ? AND digest = ?`
+	qResolveTag = `SELECT digest FROM tags WHERE repo_id = ? AND name = ?`
+	// manifestCols are the columns scanManifest reads.
+	manifestCols = `repo_id, digest, media_type, artifact_type, subject, config_digest, size, content, annotations, pushed_at, last_pull_at,
+    image_status, archived_at, activated_at`
+	qGetManifest = `SELECT ` + manifestCols + ` FROM manifests WHERE repo_id = ? AND digest = ?`
 )
+
+// scanManifest reads a row of manifestCols.
+func scanManifest(sc interface{ Scan(...any) error }, m *meta.Manifest) error {
+	var pushed, pulled, archived, activated int64
+	if err := sc.Scan(&m.RepoID, &m.Digest, &m.MediaType, &m.ArtifactType, &m.Subject, &m.ConfigDigest, &m.Size,
+		&m.Content, &m.Annotations, &pushed, &pulled, &m.Status, &archived, &activated); err != nil {
+		return err
+	}
+	m.PushedAt, m.LastPullAt = fromNanos(pushed), fromNanos(pulled)
+	m.ArchivedAt, m.ActivatedAt = fromNanos(archived), fromNanos(activated)
+	return nil
+}
 
 // PutManifest writes the manifest and its references and optionally moves a
 // tag, in one transaction:
@@ -23,7 +36,9 @@ FROM manifests WHERE repo_id = ? AND digest = ?`
 //   - every p.Refs.Manifests digest must be a manifest of the repository,
 //     else a *meta.MissingError of kind meta.ErrChildMissing;
 //   - a manifest already present keeps its content and push time (the put
-//     is idempotent); its references are rewritten;
+//     is idempotent); its references are rewritten; if it was archived (or
+//     being restored) it is active again, restored now, as ECR restores an
+//     archived image pushed again;
 //   - with p.Tag, p.AllowTagMove (if set) sees the tag's current digest and
 //     its error aborts everything and is returned unchanged; a tag that
 //     moves gets a tag_events row.
@@ -64,7 +79,17 @@ ON CONFLICT (repo_id, digest) DO NOTHING`,
 			s.nanosOrNow(m.PushedAt)); err != nil {
 			return err
 		}
+		if _, err := s.exec(ctx, tx, `UPDATE manifests SET image_status = ?, activated_at = ?
+WHERE repo_id = ? AND digest = ? AND image_status <> ?`,
+			meta.ImageActive, s.now().UnixNano(), m.RepoID, m.Digest, meta.ImageActive); err != nil {
+			return err
+		}
 		if _, err := s.exec(ctx, tx, `DELETE FROM manifest_refs WHERE repo_id = ? AND manifest_digest = ?`, m.RepoID, m.Digest); err != nil {
+			return err
+		}
+		// Pushing an image that is in the recycle bin recreates it: the
+		// bin lets it go.
+		if err := s.unbin(ctx, tx, m.RepoID, m.Digest); err != nil {
 			return err
 		}
 		const insRef = `INSERT INTO manifest_refs (repo_id, manifest_digest, ref_digest, kind) VALUES (?, ?, ?, ?)
@@ -156,16 +181,13 @@ func dedup(in []string) []string {
 // GetManifest returns the manifest of the repository with the digest.
 func (s *Store) GetManifest(ctx context.Context, repoID int64, digest string) (m meta.Manifest, err error) {
 	defer catch("get manifest", &err)
-	var pushed, pulled int64
-	err = s.stGetManifest.QueryRowContext(ctx, repoID, digest).Scan(&m.RepoID, &m.Digest, &m.MediaType, &m.ArtifactType,
-		&m.Subject, &m.ConfigDigest, &m.Size, &m.Content, &m.Annotations, &pushed, &pulled)
+	err = scanManifest(s.stGetManifest.QueryRowContext(ctx, repoID, digest), &m)
 	if errors.Is(err, sql.ErrNoRows) {
 		return meta.Manifest{}, notFound("manifest %s in repository %d", digest, repoID)
 	}
 	if err != nil {
 		return meta.Manifest{}, s.wrap("get manifest", err)
 	}
-	m.PushedAt, m.LastPullAt = fromNanos(pushed), fromNanos(pulled)
 	return m, nil
 }
 
@@ -183,9 +205,9 @@ func (s *Store) ResolveTag(ctx context.Context, repoID int64, tag string) (diges
 }
 
 // DeleteManifest deletes the manifest, its references and the tags
-// pointing at it (each recorded in the tag history). It fails with
-// meta.ErrReferenced while another manifest of the repository lists it as
-// a child.
+// pointing at it (each recorded in the tag history), for good (DeleteImage
+// can keep it in the recycle bin). It fails with a *meta.ReferencedError
+// while another manifest of the repository lists it as a child.
 func (s *Store) DeleteManifest(ctx context.Context, repoID int64, digest, actor, via string) (err error) {
 	defer catch("delete manifest", &err)
 	return s.write(ctx, "delete manifest", func(tx *sql.Tx) error {
@@ -196,15 +218,12 @@ func (s *Store) DeleteManifest(ctx context.Context, repoID int64, digest, actor,
 		if !ok {
 			return notFound("manifest %s in repository %d", digest, repoID)
 		}
-		var parent string
-		err = s.row(ctx, tx, `SELECT manifest_digest FROM manifest_refs
-WHERE repo_id = ? AND ref_digest = ? AND kind = 'manifest' AND manifest_digest <> ?
-ORDER BY manifest_digest LIMIT 1`, repoID, digest, digest).Scan(&parent)
-		switch {
-		case err == nil:
-			return fmt.Errorf("manifest %s is listed by %s: %w", digest, parent, meta.ErrReferenced)
-		case !errors.Is(err, sql.ErrNoRows):
+		parent, err := s.listingIndex(ctx, tx, repoID, digest)
+		if err != nil {
 			return err
+		}
+		if parent != "" {
+			return &meta.ReferencedError{Digest: digest, Index: parent}
 		}
 		tags, err := s.texts(ctx, tx, `SELECT name FROM tags WHERE repo_id = ? AND digest = ? ORDER BY name`, repoID, digest)
 		if err != nil {
@@ -265,7 +284,7 @@ func (s *Store) ListTagsOf(ctx context.Context, repoID int64, digest string) (ta
 // the digest, ordered by digest.
 func (s *Store) ListReferrers(ctx context.Context, repoID int64, subject string) (out []meta.Referrer, err error) {
 	defer catch("list referrers", &err)
-	rows, err := s.r.QueryContext(ctx, s.d.Rebind(`SELECT digest, media_type, artifact_type, size, annotations
+	rows, err := s.r.QueryContext(ctx, s.d.Rebind(`SELECT digest, media_type, artifact_type, size, annotations, image_status
 FROM manifests WHERE repo_id = ? AND subject = ? ORDER BY digest`), repoID, subject)
 	if err != nil {
 		return nil, s.wrap("list referrers", err)
@@ -273,7 +292,7 @@ FROM manifests WHERE repo_id = ? AND subject = ? ORDER BY digest`), repoID, subj
 	defer rows.Close()
 	for rows.Next() {
 		var r meta.Referrer
-		if err := rows.Scan(&r.Digest, &r.MediaType, &r.ArtifactType, &r.Size, &r.Annotations); err != nil {
+		if err := rows.Scan(&r.Digest, &r.MediaType, &r.ArtifactType, &r.Size, &r.Annotations, &r.Status); err != nil {
 			return nil, s.wrap("list referrers", err)
 		}
 		out = append(out, r)

@@ -110,6 +110,9 @@ func (s *Store) DeleteRepository(ctx context.Context, id int64, force bool) (err
 			`DELETE FROM manifests WHERE repo_id = ?`,
 			`DELETE FROM repo_blobs WHERE repo_id = ?`,
 			`DELETE FROM uploads WHERE repo_id = ?`,
+			`DELETE FROM bin_refs WHERE repo_id = ?`,
+			`DELETE FROM bin_images WHERE repo_id = ?`,
+			`DELETE FROM platform_guards WHERE repo_id = ?`,
 			`DELETE FROM repositories WHERE id = ?`,
 		} {
 			if _, err := s.exec(ctx, tx, q, id); err != nil {

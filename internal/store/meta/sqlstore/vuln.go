@@ -337,7 +337,7 @@ ON CONFLICT (name) DO UPDATE SET
 func (s *Store) ListVulnSources(ctx context.Context) (out []meta.VulnSource, err error) {
 	defer catch("list vuln sources", &err)
 	rows, err := s.r.QueryContext(ctx, `SELECT s.name, s.path, s.imported_at, s.updated_at, s.added, s.updated, s.unchanged, s.older, s.invalid,
-    (SELECT COUNT(*) FROM vuln_advisories a WHERE a.source = s.name)
+    (SELECT COUNT(*) FROM vuln_advisories a WHERE a.source = s.name AND a.withdrawn = 0)
 FROM vuln_sources s ORDER BY s.name`)
 	if err != nil {
 		return nil, s.wrap("list vuln sources", err)

@@ -1,0 +1,49 @@
+package inventory
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+)
+
+// FuzzExtract feeds arbitrary bytes as layers: whatever they are, Extract
+// returns an inventory or ErrInvalidLayer/ErrLimit, within its limits.
+func FuzzExtract(f *testing.F) {
+	for _, c := range []compression{plain, gzipped, zstded} {
+		f.Add(tarBytes(f, c,
+			file("etc/os-release", alpineOSRelease),
+			file("lib/apk/db/installed", apkDB("musl@1", "busybox@2")),
+			symlink("usr/lib/x", "../../lib"), hardlink("lib/apk/db/copy", "lib/apk/db/installed"),
+			whiteout("lib", "gone"), opaque("usr"), symlink("a", "b"), symlink("b", "a"),
+			file("a/x", "loop"), dir("var/lib/dpkg/status.d"),
+			file("var/lib/dpkg/status", "Package: p\nStatus: install ok installed\nVersion: 1\n"),
+			file("app/node_modules/x/package.json", `{"name":"x","version":"1.0.0"}`),
+			binFile("bin/exe", []byte("\x7fELF\x02\x01\x01\x00\xff Go buildinf:\x08\x02"), 0o755),
+			binFile("opt/a.jar", zipBytes(f, [2]string{"META-INF/maven/g/a/pom.properties", "groupId=g\nartifactId=a\nversion=1\n"}), 0o644),
+		))
+	}
+	f.Add([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff})
+	f.Add([]byte{0x28, 0xb5, 0x2f, 0xfd, 0x00})
+	f.Add(bytes.Repeat([]byte{0}, 1024))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		// The same bytes as one layer, and split into two.
+		half := len(b) / 2
+		for _, ls := range [][]Layer{{blobLayer(b)}, {blobLayer(b[:half]), blobLayer(b[half:])}} {
+			inv, err := Extract(context.Background(), ls, Options{
+				TempDir:      t.TempDir(),
+				MaxFileBytes: 1 << 20, MaxBinaryBytes: 1 << 20, MaxKeptBytes: 4 << 20,
+				MaxEntries: 10000, MaxReadBytes: 32 << 20,
+			})
+			if err != nil {
+				if !errors.Is(err, ErrInvalidLayer) && !errors.Is(err, ErrLimit) {
+					t.Fatalf("unexpected error kind: %v", err)
+				}
+				continue
+			}
+			if inv.Packages == nil || len(inv.Warnings) > maxWarnings {
+				t.Fatalf("inventory %+v", inv)
+			}
+		}
+	})
+}
