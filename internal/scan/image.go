@@ -176,12 +176,12 @@ type storedInventory struct {
 }
 
 func encodeInventory(images []imageInventory) ([]byte, error) {
-	return gzipJSON(storedInventory{V: 1, Images: images})
+	return encodeStored(storedInventory{V: 1, Images: images})
 }
 
 func decodeInventory(b []byte) ([]imageInventory, error) {
 	var si storedInventory
-	if err := gunzipJSON(b, &si); err != nil {
+	if err := decodeStored(b, &si); err != nil {
 		return nil, fmt.Errorf("scan: stored inventory: %w", err)
 	}
 	for _, im := range si.Images {

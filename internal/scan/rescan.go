@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/wharfhq/wharf/internal/registry/manifest"
 	"github.com/wharfhq/wharf/internal/store/meta"
 )
@@ -137,75 +139,106 @@ func (s *Service) Rescan(ctx context.Context, account string) (RescanStats, erro
 
 // rematched is the outcome of re-matching one image.
 type rematched struct {
+	digest string
 	res    meta.ScanResult
 	events []meta.AuditEvent
 	err    error
 }
 
 // rematchRepo re-matches the completed scans of a repository, a batch per
-// store round trip: one listing read, the matching spread over workers,
-// one write transaction.
+// store round trip, as a pipeline: while the workers match one batch, the
+// next is read and the previous one written (in one transaction), so the
+// store's latency does not idle the cores.
 func (s *Service) rematchRepo(ctx context.Context, r meta.Repository, db Matcher, st *RescanStats) error {
 	batch := s.RescanBatch
 	if batch <= 0 {
 		batch = 200
 	}
-	for after := ""; ; {
-		items, err := s.meta().ListRematch(ctx, r.ID, after, batch)
-		if err != nil {
-			return err
-		}
-		now := s.now()
-		out := make([]rematched, len(items))
-		var wg sync.WaitGroup
-		next := make(chan int)
-		for w := 0; w < min(s.workers(), len(items)); w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range next {
-					out[i] = rematchOne(r, items[i], db, now)
+	g, ctx := errgroup.WithContext(ctx)
+	reads := make(chan []meta.RematchItem, 1)
+	writes := make(chan []rematched, 1)
+	g.Go(func() error {
+		defer close(reads)
+		for after := ""; ; {
+			items, err := s.meta().ListRematch(ctx, r.ID, after, batch)
+			if err != nil {
+				return err
+			}
+			if len(items) > 0 {
+				select {
+				case reads <- items:
+				case <-ctx.Done():
+					return ctx.Err()
 				}
-			}()
-		}
-		for i := range items {
-			next <- i
-		}
-		close(next)
-		wg.Wait()
-
-		results := make([]meta.ScanResult, 0, len(out))
-		var evs []meta.AuditEvent
-		for i, o := range out {
-			if o.err != nil {
-				// A stored inventory that no longer decodes is rebuilt
-				// by the image's next scan; the rescan goes on.
-				s.log().Warn("rescan: skipping an image", "repository", r.Name, "digest", items[i].Scan.Digest, "err", o.err)
-				continue
 			}
-			results = append(results, o.res)
-			evs = append(evs, o.events...)
-			if !o.res.Unchanged {
-				st.Changed++
+			if len(items) < batch {
+				return nil
 			}
-			if len(o.events) > 1 {
-				st.NewCritical++
+			after = items[len(items)-1].Scan.Digest
+		}
+	})
+	g.Go(func() error {
+		defer close(writes)
+		for items := range reads {
+			now := s.now()
+			out := make([]rematched, len(items))
+			var wg sync.WaitGroup
+			next := make(chan int)
+			for w := 0; w < min(s.workers(), len(items)); w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range next {
+						out[i] = rematchOne(r, items[i], db, now)
+					}
+				}()
+			}
+			for i := range items {
+				next <- i
+			}
+			close(next)
+			wg.Wait()
+			select {
+			case writes <- out:
+			case <-ctx.Done():
+				return ctx.Err()
 			}
 		}
-		if _, err := s.meta().PutRematch(ctx, results); err != nil {
-			return err
-		}
-		if len(evs) > 0 {
-			if _, err := s.meta().AppendAudit(ctx, evs...); err != nil {
-				s.log().Warn("rescan: recording audit events", "repository", r.Name, "err", err)
+		return nil
+	})
+	g.Go(func() error {
+		for out := range writes {
+			results := make([]meta.ScanResult, 0, len(out))
+			var evs []meta.AuditEvent
+			for _, o := range out {
+				if o.err != nil {
+					// A stored inventory that no longer decodes is
+					// rebuilt by the image's next scan; the rescan goes on.
+					s.log().Warn("rescan: skipping an image", "repository", r.Name, "digest", o.digest, "err", o.err)
+					continue
+				}
+				results = append(results, o.res)
+				evs = append(evs, o.events...)
+				if !o.res.Unchanged {
+					st.Changed++
+				}
+				if len(o.events) > 1 {
+					st.NewCritical++
+				}
 			}
+			if _, err := s.meta().PutRematch(ctx, results); err != nil {
+				return err
+			}
+			if len(evs) > 0 {
+				if _, err := s.meta().AppendAudit(ctx, evs...); err != nil {
+					s.log().Warn("rescan: recording audit events", "repository", r.Name, "err", err)
+				}
+			}
+			st.Images += len(results)
 		}
-		st.Images += len(results)
-		if len(items) < batch {
-			return nil
-		}
-		after = items[len(items)-1].Scan.Digest
-	}
+		return nil
+	})
+	return g.Wait()
 }
 
 // rematchOne re-matches one stored inventory. When the match is what the
@@ -214,7 +247,7 @@ func (s *Service) rematchRepo(ctx context.Context, r meta.Repository, db Matcher
 func rematchOne(r meta.Repository, it meta.RematchItem, db Matcher, now time.Time) rematched {
 	images, err := decodeInventory(it.Inventory.Data)
 	if err != nil {
-		return rematched{err: err}
+		return rematched{digest: it.Scan.Digest, err: err}
 	}
 	sc := it.Scan
 	ms := match(db, images)
@@ -231,7 +264,7 @@ func rematchOne(r meta.Repository, it meta.RematchItem, db Matcher, now time.Tim
 	mg := merge(prev, ms, now)
 	enc, err := encodeFindings(mg.findings)
 	if err != nil {
-		return rematched{err: err}
+		return rematched{digest: sc.Digest, err: err}
 	}
 	counts := ms.counts()
 	base.Status, base.Description = meta.ScanComplete, DescComplete

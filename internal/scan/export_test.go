@@ -1,0 +1,19 @@
+package scan
+
+import "github.com/wharfhq/wharf/internal/scan/inventory"
+
+// EncodeInventory encodes the stored inventory of an image manifest, for
+// the benchmarks that fill the store without cataloguing layers.
+func EncodeInventory(digest string, inv *inventory.Inventory) ([]byte, error) {
+	return encodeInventory([]imageInventory{{Digest: digest, Inventory: inv}})
+}
+
+// InventoryDigests returns the image manifests a stored inventory holds.
+func InventoryDigests(data []byte) ([]string, error) {
+	ims, err := decodeInventory(data)
+	var out []string
+	for _, im := range ims {
+		out = append(out, im.Digest)
+	}
+	return out, err
+}
