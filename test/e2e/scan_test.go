@@ -108,7 +108,7 @@ func scanImport(t *testing.T, s *wharfServer, advs map[string]string) {
 
 // scanFindings is the part of describe-image-scan-findings the test reads.
 type scanFindings struct {
-	ImageScanStatus struct{ Status, Description string }
+	ImageScanStatus   struct{ Status, Description string }
 	ImageScanFindings struct {
 		FindingSeverityCounts map[string]int
 		ImageScanCompletedAt  any
