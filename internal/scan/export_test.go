@@ -17,3 +17,6 @@ func InventoryDigests(data []byte) ([]string, error) {
 	}
 	return out, err
 }
+
+// NewMemoMatcher is the rescan's memoizing matcher.
+func NewMemoMatcher(db Matcher) Matcher { return newMemoMatcher(db) }

@@ -82,10 +82,11 @@ func (s *Service) HandlePrune(ctx context.Context, _ meta.Job) error {
 // scan. account limits it to one account ("" for all).
 func (s *Service) Rescan(ctx context.Context, account string) (RescanStats, error) {
 	var st RescanStats
-	db, err := s.matcher(ctx, nil)
+	full, err := s.matcher(ctx, nil)
 	if err != nil {
 		return st, err
 	}
+	db := newMemoMatcher(full)
 	var accounts []string
 	if account != "" {
 		accounts = []string{account}
