@@ -33,6 +33,9 @@ func TestBinKeepsBlobsUntilPurged(t *testing.T) {
 			cfg.GCGrace = time.Nanosecond
 			if scheduled {
 				cfg.RecycleBinRetention, cfg.GCInterval = 200*time.Millisecond, 100*time.Millisecond
+				// With GC running, a grace of 1ns would let it drop the
+				// blobs' links before the manifest that uses them is put.
+				cfg.GCGrace = time.Second
 			}
 			a, err := New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			if err != nil {
