@@ -54,7 +54,7 @@ application/vnd.cyclonedx+json or application/spdx+json), so 'oras discover' lis
 			}
 			return c.run(cmd, args[0], func(reg *registry.Service, account string, r meta.Repository) error {
 				ctx := cmd.Context()
-				svc := &sbomsvc.Service{Registry: reg, ToolVersion: version()}
+				svc := &sbomsvc.Service{Registry: reg, ToolVersion: version(), Inventories: sbomsvc.StoredInventories{Store: reg.Meta()}}
 				m, err := reg.GetManifest(ctx, r, ref)
 				if err != nil {
 					return cliError(err)

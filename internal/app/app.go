@@ -163,7 +163,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	}
 	// Pull gates: the facts of images for wharf: condition keys, with
 	// stored and OpenVEX suppressions applied.
-	gates := &gate.Gate{Scans: gate.StoreScans{Meta: st.Meta}, Suppressions: st.Meta, VEX: &gate.RegistryVEX{Registry: reg}}
+	gates := &gate.Gate{Scans: gate.StoreScans{Meta: st.Meta}, Suppressions: st.Meta, VEX: &gate.RegistryVEX{Registry: reg},
+		Indexes: gate.RegistryIndexes{Registry: reg}}
 	a.Gate = gates
 	v2 := &oci.Handler{
 		Registry:   reg,
@@ -209,7 +210,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	// requests are told apart by their X-Amz-Target prefix.
 	extServer := &wharfapi.Server{Registry: reg, Meta: st.Meta, Authz: authz, Region: cfg.Region,
 		Pager: awsjson.Paginator{Key: tokenKey}, Logger: logger,
-		SBOM:         &sbomsvc.Service{Registry: reg, ToolVersion: sbomsvc.BuildVersion()},
+		SBOM: &sbomsvc.Service{Registry: reg, ToolVersion: sbomsvc.BuildVersion(),
+			Inventories: sbomsvc.StoredInventories{Store: st.Meta}},
 		Suppressions: &suppress.Service{Store: st.Meta, Changed: gates.Forget, Logger: logger}}
 	extAPI := extServer.Handler(authnAPI)
 

@@ -14,6 +14,7 @@ import (
 	"github.com/wharfhq/wharf/internal/jobs"
 	"github.com/wharfhq/wharf/internal/registry/manifest"
 	"github.com/wharfhq/wharf/internal/scan"
+	"github.com/wharfhq/wharf/internal/scan/gate"
 	"github.com/wharfhq/wharf/internal/store/meta"
 )
 
@@ -367,6 +368,21 @@ func TestScanIndex(t *testing.T) {
 	}
 	if !slices.Equal(got, []string{string(digest.FromBytes(amd)), string(digest.FromBytes(arm))}) {
 		t.Fatalf("index inventory holds %v", got)
+	}
+
+	// Pull gates read the index's scan for the index, and for each
+	// platform image (pulled by digest after the index) its findings on
+	// that platform.
+	g := &gate.Gate{Scans: gate.StoreScans{Meta: e.meta}, Indexes: gate.RegistryIndexes{Registry: e.reg}}
+	for _, c := range []struct {
+		m   []byte
+		mt  string
+		max string
+	}{{idx, manifest.OCIIndex, "CRITICAL"}, {amd, manifest.OCIManifest, "CRITICAL"}, {arm, manifest.OCIManifest, "HIGH"}} {
+		facts, err := g.Facts(context.Background(), testAccount, "team/multi", gate.Manifest{Digest: string(digest.FromBytes(c.m)), MediaType: c.mt, Content: c.m})
+		if err != nil || facts.Status != meta.ScanComplete || !facts.Scanned || facts.MaxSeverity() != c.max {
+			t.Fatalf("gate facts of %s: %+v %v (want %s)", c.mt, facts, err, c.max)
+		}
 	}
 }
 

@@ -19,6 +19,10 @@ type Scan struct {
 	// Scanned is true when Findings are those of a completed scan.
 	Scanned  bool
 	Findings []vulndb.Finding
+	// Platforms are, for the scan of an index, the platforms
+	// (os/arch[/variant]) each finding was found on, aligned with
+	// Findings (nil: not known).
+	Platforms [][]string
 }
 
 // ScanSource reads scans (the scan pipeline's store).
@@ -39,6 +43,12 @@ type VEXSource interface {
 	VEXSuppressions(ctx context.Context, account, repository, digest string) ([]meta.Suppression, error)
 }
 
+// IndexSource lists the indexes of a repository that list a manifest
+// (see RegistryIndexes).
+type IndexSource interface {
+	IndexesOf(ctx context.Context, account, repository, digest string) ([]Manifest, error)
+}
+
 // Manifest is the image a gate decides on.
 type Manifest struct {
 	Digest    string
@@ -56,7 +66,10 @@ type Gate struct {
 	Scans        ScanSource
 	Suppressions SuppressionSource
 	VEX          VEXSource // optional
-	Now          func() time.Time
+	// Indexes finds the indexes listing a platform image, whose scan
+	// covers it when it has none of its own (optional).
+	Indexes IndexSource
+	Now     func() time.Time
 	// CacheTTL bounds reuse of looked-up facts (default 2s; <0 disables).
 	CacheTTL time.Duration
 
@@ -119,12 +132,24 @@ func (g *Gate) compute(ctx context.Context, account, repo string, m Manifest) (F
 			}
 		}
 	}
+	// An image's own scan decides (the scanner scans an index as a whole,
+	// and each image pushed with scan-on-push on its own).
+	own, err := g.imageFacts(ctx, account, repo, m.Digest, "", nil)
+	if err != nil || own.Status != StatusNone {
+		return own, err
+	}
 	if len(children) == 0 {
-		return g.imageFacts(ctx, account, repo, m.Digest, "")
+		// A platform image never scanned on its own: the scan of an
+		// index listing it covers it (a pull of a multi-platform image
+		// reads the index, then the platform's manifest by digest).
+		if f, ok, err := g.viaIndex(ctx, account, repo, m.Digest); err != nil || ok {
+			return f, err
+		}
+		return own, nil
 	}
 	agg := Facts{Digest: m.Digest, Status: StatusComplete}
 	for _, c := range children {
-		f, err := g.imageFacts(ctx, account, repo, c, m.Digest)
+		f, err := g.imageFacts(ctx, account, repo, c, m.Digest, nil)
 		if err != nil {
 			return Facts{}, err
 		}
@@ -136,6 +161,77 @@ func (g *Gate) compute(ctx context.Context, account, repo string, m Manifest) (F
 		agg.Suppressed = append(agg.Suppressed, f.Suppressed...)
 	}
 	return agg, nil
+}
+
+// viaIndex returns the facts of a platform image from the scan of an index
+// listing it: the index's status, and its findings on the image's platform.
+func (g *Gate) viaIndex(ctx context.Context, account, repo, digest string) (Facts, bool, error) {
+	if g.Indexes == nil {
+		return Facts{}, false, nil
+	}
+	parents, err := g.Indexes.IndexesOf(ctx, account, repo, digest)
+	if err != nil {
+		return Facts{}, false, err
+	}
+	for _, pm := range parents {
+		platform := ""
+		if p, err := manifest.Parse(pm.MediaType, pm.Content); err == nil {
+			for _, d := range p.Manifests {
+				if string(d.Digest) == digest && d.Platform != nil {
+					platform = d.Platform.OS + "/" + d.Platform.Architecture
+					if d.Platform.Variant != "" {
+						platform += "/" + d.Platform.Variant
+					}
+				}
+			}
+		}
+		f, err := g.imageFacts(ctx, account, repo, pm.Digest, "", func(i int, platforms [][]string) bool {
+			return platform == "" || i >= len(platforms) || len(platforms[i]) == 0 || onPlatform(platform, platforms[i])
+		})
+		if err != nil {
+			return Facts{}, false, err
+		}
+		if f.Status == StatusNone {
+			continue
+		}
+		// Re-scoped to the image: its digest, and suppressions of it as
+		// well as of the index.
+		f.Digest = digest
+		if f.Findings != nil || f.Suppressed != nil {
+			all := append(append([]vulndb.Finding(nil), f.Findings...), suppressedFindings(f.Suppressed)...)
+			if f.Findings, f.Suppressed, err = g.apply(ctx, account, repo, digest, pm.Digest, all); err != nil {
+				return Facts{}, false, err
+			}
+		}
+		return f, true, nil
+	}
+	return Facts{}, false, nil
+}
+
+func suppressedFindings(s []suppress.Suppressed) []vulndb.Finding {
+	out := make([]vulndb.Finding, len(s))
+	for i := range s {
+		out[i] = s[i].Finding
+	}
+	return out
+}
+
+// onPlatform reports whether a finding's platforms include platform
+// (os/arch[/variant]; a variant on one side only is ignored).
+func onPlatform(platform string, platforms []string) bool {
+	base := func(p string) string {
+		parts := strings.SplitN(p, "/", 3)
+		if len(parts) < 2 {
+			return p
+		}
+		return parts[0] + "/" + parts[1]
+	}
+	for _, p := range platforms {
+		if p == platform || (base(p) == base(platform) && (p == base(p) || platform == base(platform))) {
+			return true
+		}
+	}
+	return false
 }
 
 // statusRank orders statuses from least advanced (FAILED) to COMPLETE.
@@ -158,7 +254,9 @@ func statusRank(s string) int {
 // imageFacts is the facts of one manifest; index is the digest of the
 // index it is part of ("" for a lone image), whose digest-scoped
 // suppressions apply too.
-func (g *Gate) imageFacts(ctx context.Context, account, repo, digest, index string) (Facts, error) {
+// keep, when not nil, selects the findings (by index, with the scan's
+// Platforms) that count.
+func (g *Gate) imageFacts(ctx context.Context, account, repo, digest, index string, keep func(int, [][]string) bool) (Facts, error) {
 	sc := Scan{Status: StatusNone}
 	if g.Scans != nil {
 		var err error
@@ -170,8 +268,17 @@ func (g *Gate) imageFacts(ctx context.Context, account, repo, digest, index stri
 	if !sc.Scanned || len(sc.Findings) == 0 {
 		return f, nil
 	}
+	findings := sc.Findings
+	if keep != nil {
+		findings = nil
+		for i, x := range sc.Findings {
+			if keep(i, sc.Platforms) {
+				findings = append(findings, x)
+			}
+		}
+	}
 	var err error
-	f.Findings, f.Suppressed, err = g.apply(ctx, account, repo, digest, index, sc.Findings)
+	f.Findings, f.Suppressed, err = g.apply(ctx, account, repo, digest, index, findings)
 	return f, err
 }
 

@@ -266,3 +266,53 @@ func TestSummary(t *testing.T) {
 		t.Fatalf("suppressed: %v %v, %d loads", got, err, loads)
 	}
 }
+
+type fakeIndexes map[string][]Manifest
+
+func (f fakeIndexes) IndexesOf(_ context.Context, _, _, d string) ([]Manifest, error) {
+	return f[d], nil
+}
+
+// The scanner scans an index as a whole: its scan decides for the index,
+// and covers each platform image (by the findings' platforms) when the
+// image has no scan of its own.
+func TestGateIndexScanCoversPlatforms(t *testing.T) {
+	ctx := context.Background()
+	amd, arm := dg("amd64"), dg("arm64")
+	idx := dg("index")
+	body := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[` +
+		`{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"` + amd + `","size":1,"platform":{"os":"linux","architecture":"amd64"}},` +
+		`{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"` + arm + `","size":1,"platform":{"os":"linux","architecture":"arm64","variant":"v8"}}]}`)
+	index := Manifest{Digest: idx, MediaType: manifest.OCIIndex, Content: body}
+	scans := &fakeScans{scans: map[string]Scan{
+		acct + "/team/app@" + idx: {Status: StatusComplete, Scanned: true,
+			Findings:  []vulndb.Finding{fnd("CVE-1", vulndb.SeverityCritical, 9.8), fnd("CVE-2", vulndb.SeverityLow, 2), fnd("CVE-3", vulndb.SeverityHigh, 7)},
+			Platforms: [][]string{{"linux/amd64"}, {"linux/amd64", "linux/arm64"}, nil}},
+	}}
+	now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	g := &Gate{Scans: scans, Indexes: fakeIndexes{amd: {index}, arm: {index}}, CacheTTL: -1, Now: func() time.Time { return now },
+		Suppressions: &fakeSups{list: []meta.Suppression{{AccountID: acct, Repository: "team/app", FindingID: "CVE-3", Digest: arm, Justification: "arm64 only", ExpiresAt: now.Add(time.Hour)}}}}
+
+	f, err := g.Facts(ctx, acct, "team/app", index)
+	if err != nil || f.Status != StatusComplete || f.MaxSeverity() != "CRITICAL" || len(f.Findings) != 3 {
+		t.Fatalf("index: %+v %v", f, err)
+	}
+	f, err = g.Facts(ctx, acct, "team/app", Manifest{Digest: amd, MediaType: manifest.OCIManifest})
+	if err != nil || f.Status != StatusComplete || f.Digest != amd || len(f.Findings) != 3 || f.MaxSeverity() != "CRITICAL" {
+		t.Fatalf("amd64: %+v %v", f, err)
+	}
+	// arm64: not CVE-1 (amd64 only); CVE-3 (platform unknown) counts but is
+	// suppressed for this image.
+	f, err = g.Facts(ctx, acct, "team/app", Manifest{Digest: arm, MediaType: manifest.OCIManifest})
+	if err != nil || f.Status != StatusComplete || len(f.Findings) != 1 || f.Findings[0].ID != "CVE-2" || len(f.Suppressed) != 1 {
+		t.Fatalf("arm64: %+v %v", f, err)
+	}
+	// An image in no scanned index stays unscanned.
+	f, err = g.Facts(ctx, acct, "team/app", Manifest{Digest: dg("lone"), MediaType: manifest.OCIManifest})
+	if err != nil || f.Status != StatusNone {
+		t.Fatalf("lone: %+v %v", f, err)
+	}
+	if !onPlatform("linux/arm64", []string{"linux/arm64/v8"}) || onPlatform("linux/arm64/v7", []string{"linux/arm64/v8"}) || onPlatform("linux/amd64", []string{"linux/arm64"}) {
+		t.Error("onPlatform")
+	}
+}

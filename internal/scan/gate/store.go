@@ -38,8 +38,10 @@ func (s StoreScans) ImageScan(ctx context.Context, account, repository, digest s
 	}
 	active := rep.Active()
 	out.Findings = make([]vulndb.Finding, len(active))
+	out.Platforms = make([][]string, len(active))
 	for i := range active {
 		out.Findings[i] = active[i].Finding
+		out.Platforms[i] = active[i].Platforms
 	}
 	return out, nil
 }

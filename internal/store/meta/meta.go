@@ -174,6 +174,7 @@ type Store interface {
 	JobStore
 	AuditStore
 	SuppressionStore
+	IndexStore
 	HistoryStore
 	ArchiveStore
 	LifecycleRunStore

@@ -91,6 +91,7 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 		{"JobsFailRetry", testJobsFailRetry},
 		{"JobsComplete", testJobsComplete},
 		{"Suppressions", testSuppressions},
+		{"ListIndexesOf", testListIndexesOf},
 		{"TagEventsPaging", testTagEventsPaging},
 		{"MoveTag", testMoveTag},
 		{"BinDeleteRestore", testBinDeleteRestore},
