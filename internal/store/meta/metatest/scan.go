@@ -359,7 +359,7 @@ func testReferredSubjects(t *testing.T, s meta.Store) {
 	refer(r.ID, subjects[7], "application/spdx+json", "sbom7")
 	om := push(t, s, other.ID, "img5", "")
 	refer(other.ID, om.Digest, vexType, "vex-other") // the same digest, another repository
-	for _, n := range []int{2, 60} {                   // an IN list and a range
+	for _, n := range []int{2, 60} {                 // an IN list and a range
 		got, err := s.ReferredSubjects(c, r.ID, subjects[:n], []string{vexType, "application/openvex+json"})
 		must(t, err)
 		want := map[string]bool{}
