@@ -2,8 +2,11 @@ package scan
 
 import (
 	"errors"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/wharfhq/wharf/internal/store/meta"
 )
@@ -110,4 +113,26 @@ func TestConfigFor(t *testing.T) {
 	if basic.HasContinuous() || !enhanced.HasContinuous() {
 		t.Fatal("HasContinuous")
 	}
+}
+
+// FuzzWildcard checks the linear-time matcher against the regular
+// expression a WILDCARD filter stands for (filters come from API callers).
+func FuzzWildcard(f *testing.F) {
+	for _, s := range [][2]string{{"*", "a"}, {"a*b*c", "aXbYbZc"}, {"team/*", "team/x/y"}, {"**a", "ba"}, {"a*", ""}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, pattern, name string) {
+		if len(pattern) > 64 || len(name) > 256 || !strings.Contains(pattern, "*") ||
+			!utf8.ValidString(name) || !utf8.ValidString(pattern) { // the regexp works on runes, the matcher on bytes
+			return
+		}
+		parts := strings.Split(pattern, "*")
+		for i, p := range parts {
+			parts[i] = regexp.QuoteMeta(p)
+		}
+		re := regexp.MustCompile(`^(?s:` + strings.Join(parts, ".*") + `)$`)
+		if got, want := (Filter{Filter: pattern, FilterType: FilterWildcard}).Matches(name), re.MatchString(name); got != want {
+			t.Fatalf("%q matches %q = %v, want %v", pattern, name, got, want)
+		}
+	})
 }

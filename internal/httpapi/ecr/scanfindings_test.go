@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -209,6 +210,41 @@ func TestScanningFindings(t *testing.T) {
 		t.Fatalf("image detail %+v", det)
 	}
 
+	// Suppressions leave the summary, as they leave gates: a stored one
+	// (one package), and an OpenVEX document attached to another image.
+	if _, _, err := e.app.Stores.Meta.PutSuppression(ctx, meta.Suppression{AccountID: account, Repository: "team/app",
+		FindingID: "CVE-2026-1000", Package: "libssl3", Justification: "test", ExpiresAt: time.Now().Add(time.Hour), CreatedBy: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	e.app.Gate.Forget(account, "team/app")
+	cfg2 := []byte(`{"architecture":"arm64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)
+	e.imBlob("team/app", cfg2)
+	m2 := imManifest(cfg2, layer)
+	e.imPut("team/app", "v2", imOCIManifest, m2)
+	e.scRun(t)
+	vexDoc := []byte(`{"@context":"https://openvex.dev/ns/v0.2.0","@id":"https://example.com/vex/1","author":"test","timestamp":"2026-01-01T00:00:00Z",
+"version":1,"statements":[{"vulnerability":{"name":"CVE-2026-1000"},"products":[{"@id":"pkg:oci/app@` + strings.Replace(sha(m2), ":", "%3A", 1) + `"}],
+"status":"not_affected","justification":"vulnerable_code_not_present"}]}`)
+	empty := []byte("{}")
+	e.imBlob("team/app", empty)
+	e.imBlob("team/app", vexDoc)
+	vexManifest := []byte(fmt.Sprintf(`{"schemaVersion":2,"mediaType":"%s","artifactType":"application/vnd.openvex+json",
+"config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"%s","size":2},
+"layers":[{"mediaType":"application/vnd.openvex+json","digest":"%s","size":%d}],
+"subject":{"mediaType":"%s","digest":"%s","size":%d}}`, imOCIManifest, sha(empty), sha(vexDoc), len(vexDoc), imOCIManifest, sha(m2), len(m2)))
+	e.imPut("team/app", sha(vexManifest), imOCIManifest, vexManifest)
+	d, err = e.ecr.DescribeImages(ctx, &ecr.DescribeImagesInput{RepositoryName: aws.String("team/app")})
+	imOK(t, err)
+	summaries := map[string]map[string]int32{}
+	for _, det := range d.ImageDetails {
+		if det.ImageScanFindingsSummary != nil {
+			summaries[aws.ToString(det.ImageDigest)] = det.ImageScanFindingsSummary.FindingSeverityCounts
+		}
+	}
+	if len(summaries) != 2 || summaries[sha(m)]["HIGH"] != 1 || len(summaries[sha(m2)]) != 0 {
+		t.Fatalf("summaries with suppressions %v", summaries)
+	}
+
 	// Enhanced scanning, continuous: Inspector's shape, status ACTIVE.
 	_, err = e.ecr.PutRegistryScanningConfiguration(ctx, &ecr.PutRegistryScanningConfigurationInput{ScanType: types.ScanTypeEnhanced,
 		Rules: []types.RegistryScanningRule{scRule(types.ScanFrequencyContinuousScan, "*")}})
@@ -220,7 +256,7 @@ func TestScanningFindings(t *testing.T) {
 		t.Fatalf("enhanced status %+v", f.ImageScanStatus)
 	}
 	ef := f.ImageScanFindings.EnhancedFindings
-	if len(ef) != 2 || len(f.ImageScanFindings.Findings) != 0 {
+	if len(ef) != 2 || len(f.ImageScanFindings.Findings) != 0 || aws.ToString(ef[0].Status) != "SUPPRESSED" || aws.ToString(ef[1].Status) != "ACTIVE" {
 		t.Fatalf("enhanced findings %+v", f.ImageScanFindings)
 	}
 	x := ef[1]

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wharfhq/wharf/internal/awsjson"
 	"github.com/wharfhq/wharf/internal/awsjson/ecrapi"
@@ -15,6 +16,7 @@ import (
 	"github.com/wharfhq/wharf/internal/scan"
 	"github.com/wharfhq/wharf/internal/scan/gate"
 	"github.com/wharfhq/wharf/internal/scan/inventory"
+	"github.com/wharfhq/wharf/internal/scan/suppress"
 	"github.com/wharfhq/wharf/internal/scan/vulndb"
 	"github.com/wharfhq/wharf/internal/store/meta"
 )
@@ -561,6 +563,10 @@ func (s *Server) scanSummaries(ctx context.Context, r meta.Repository, page []me
 	if err != nil {
 		return nil, err
 	}
+	sup, err := s.pageSuppressions(ctx, r, scans)
+	if err != nil {
+		return nil, err
+	}
 	out := make(map[string]scanSummary, len(scans))
 	for d, sc := range scans {
 		status, desc := scan.Status(sc, c, r)
@@ -570,22 +576,9 @@ func (s *Server) scanSummaries(ctx context.Context, r meta.Repository, page []me
 			sum.status.Description = ecrapi.Ptr(desc)
 		}
 		if !sc.CompletedAt.IsZero() && (sc.Status == meta.ScanComplete || sc.Status == meta.ScanInProgress) {
-			counts := sc.Counts
-			if s.Gate != nil {
-				d := d
-				// Suppressed findings are not counted, as gates do not
-				// count them; findings are decoded only when a
-				// suppression may apply.
-				counts, err = s.Gate.Summary(ctx, r.AccountID, r.Name, d, sc.Counts, func(ctx context.Context) ([]vulndb.Finding, error) {
-					rep, err := scan.GetReport(ctx, s.Meta, r.ID, d)
-					if err != nil {
-						return nil, err
-					}
-					return activeVulns(rep), nil
-				})
-				if err != nil {
-					return nil, err
-				}
+			counts, err := sup.counts(ctx, s, r, sc)
+			if err != nil {
+				return nil, err
 			}
 			sum.summary = &ecrapi.ImageScanFindingsSummary{
 				ImageScanCompletedAt:  awsjson.NewTimestamp(sc.CompletedAt),
@@ -598,6 +591,74 @@ func (s *Server) scanSummaries(ctx context.Context, r meta.Repository, page []me
 		out[d] = sum
 	}
 	return out, nil
+}
+
+// pageSuppressions are the suppressions that may apply to a page of
+// images, found in two queries whatever the page's size: the stored ones
+// of the repository and registry, and which images have VEX documents
+// attached (the gate would look each image's referrers up).
+type pageSuppressions struct {
+	on     bool
+	stored []meta.Suppression
+	vex    map[string]bool
+	now    time.Time
+}
+
+func (s *Server) pageSuppressions(ctx context.Context, r meta.Repository, scans map[string]meta.ImageScan) (pageSuppressions, error) {
+	if s.Gate == nil {
+		return pageSuppressions{}, nil
+	}
+	p := pageSuppressions{on: true, now: s.now()}
+	var withFindings []string
+	for d, sc := range scans {
+		if len(sc.Counts) > 0 {
+			withFindings = append(withFindings, d)
+		}
+	}
+	if len(withFindings) == 0 {
+		return p, nil
+	}
+	var err error
+	if p.stored, err = s.Meta.ListSuppressions(ctx, meta.SuppressionFilter{AccountID: r.AccountID, Repository: r.Name,
+		IncludeRegistryWide: true, ActiveAt: p.now}); err != nil {
+		return p, err
+	}
+	p.vex, err = s.Meta.ReferredSubjects(ctx, r.ID, withFindings, gate.VEXArtifactTypes)
+	return p, err
+}
+
+// counts are an image's severity counts without its suppressed findings,
+// as gates count them; its findings are decoded only when a suppression
+// may apply to it.
+func (p pageSuppressions) counts(ctx context.Context, s *Server, r meta.Repository, sc meta.ImageScan) (map[string]int, error) {
+	if !p.on || len(sc.Counts) == 0 {
+		return sc.Counts, nil
+	}
+	load := func(ctx context.Context) ([]vulndb.Finding, error) {
+		rep, err := scan.GetReport(ctx, s.Meta, r.ID, sc.Digest)
+		if err != nil {
+			return nil, err
+		}
+		return activeVulns(rep), nil
+	}
+	if p.vex[sc.Digest] {
+		return s.Gate.Summary(ctx, r.AccountID, r.Name, sc.Digest, sc.Counts, load)
+	}
+	var sups []meta.Suppression
+	for _, x := range p.stored {
+		if x.Digest == "" || x.Digest == sc.Digest {
+			sups = append(sups, x)
+		}
+	}
+	if len(sups) == 0 {
+		return sc.Counts, nil
+	}
+	findings, err := load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	active, _ := suppress.Apply(findings, sups, sc.Digest, p.now)
+	return gate.Counts(active), nil
 }
 
 // scanSummary is what DescribeImages shows of an image's scan.

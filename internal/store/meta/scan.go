@@ -149,4 +149,10 @@ type ScanStore interface {
 	// meanwhile) or whose image went is skipped; written counts those
 	// that were applied.
 	PutRematch(ctx context.Context, rs []ScanResult) (written int, err error)
+
+	// ReferredSubjects returns which of the given manifests of a
+	// repository have a referrer (a manifest whose subject it is) of one of
+	// the artifact types, in one round trip: a listing of many images finds
+	// the few with attached VEX documents without a lookup per image.
+	ReferredSubjects(ctx context.Context, repoID int64, subjects, artifactTypes []string) (map[string]bool, error)
 }

@@ -107,6 +107,7 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 		{"ScanConcurrentLimit", testScanConcurrentLimit},
 		{"ScanGetScans", testGetScans},
 		{"ScanRematch", testRematch},
+		{"ScanReferredSubjects", testReferredSubjects},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -336,3 +336,46 @@ func testRematch(t *testing.T, s meta.Store) {
 	must(t, err)
 	equal(t, "empty rematch", n, 0)
 }
+
+func testReferredSubjects(t *testing.T, s meta.Store) {
+	c := ctx(t)
+	r := repo(t, s, "referred")
+	other := repo(t, s, "other")
+	const vexType = "application/vnd.openvex+json"
+	var subjects []string
+	for i := 0; i < 60; i++ {
+		subjects = append(subjects, push(t, s, r.ID, fmt.Sprint("img", i), "").Digest)
+	}
+	// A referrer of subjects[i]: an artifact manifest with that subject.
+	refer := func(repoID int64, subject, artifactType, seed string) {
+		t.Helper()
+		m, refs := image(repoID, seed)
+		m.Subject, m.ArtifactType = subject, artifactType
+		link(t, s, repoID, refs.Blobs...)
+		must(t, s.PutManifest(c, meta.PutManifest{Manifest: m, Refs: refs}))
+	}
+	refer(r.ID, subjects[3], vexType, "vex3")
+	refer(r.ID, subjects[40], vexType, "vex40")
+	refer(r.ID, subjects[7], "application/spdx+json", "sbom7")
+	om := push(t, s, other.ID, "img5", "")
+	refer(other.ID, om.Digest, vexType, "vex-other") // the same digest, another repository
+	for _, n := range []int{2, 60} {                 // an IN list and a range
+		got, err := s.ReferredSubjects(c, r.ID, subjects[:n], []string{vexType, "application/openvex+json"})
+		must(t, err)
+		want := map[string]bool{}
+		for _, i := range []int{3, 40} {
+			if i < n {
+				want[subjects[i]] = true
+			}
+		}
+		if len(got) != len(want) || (n == 60 && (!got[subjects[3]] || !got[subjects[40]])) {
+			t.Fatalf("%d subjects: got %v, want %v", n, got, want)
+		}
+	}
+	got, err := s.ReferredSubjects(c, r.ID, []string{subjects[5]}, []string{vexType})
+	must(t, err)
+	equal(t, "other repository's referrer", len(got), 0)
+	got, err = s.ReferredSubjects(c, r.ID, nil, []string{vexType})
+	must(t, err)
+	equal(t, "no subjects", len(got), 0)
+}

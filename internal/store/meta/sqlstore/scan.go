@@ -336,3 +336,46 @@ WHERE repo_id = ? AND digest = ? AND status = ? AND completed_at = ?`, args...)
 	})
 	return written, err
 }
+
+// ReferredSubjects finds which subjects have a referrer of the given
+// artifact types: few subjects by an IN list, many as the key range of the
+// manifests_subject index between the smallest and the largest (a page of
+// a listing is a run of digests), filtered here.
+func (s *Store) ReferredSubjects(ctx context.Context, repoID int64, subjects, artifactTypes []string) (out map[string]bool, err error) {
+	defer catch("referred subjects", &err)
+	out = map[string]bool{}
+	if len(subjects) == 0 || len(artifactTypes) == 0 {
+		return out, nil
+	}
+	want := make(map[string]bool, len(subjects))
+	lo, hi := subjects[0], subjects[0]
+	for _, d := range subjects {
+		want[d] = true
+		lo, hi = min(lo, d), max(hi, d)
+	}
+	args := []any{repoID}
+	q := `SELECT DISTINCT subject FROM manifests WHERE repo_id = ? AND `
+	if len(want) <= smallIN {
+		q += `subject IN (?` + strings.Repeat(`, ?`, len(want)-1) + `)`
+		for d := range want {
+			args = append(args, d)
+		}
+	} else {
+		q += `subject >= ? AND subject <= ?`
+		args = append(args, lo, hi)
+	}
+	q += ` AND artifact_type IN (?` + strings.Repeat(`, ?`, len(artifactTypes)-1) + `)`
+	for _, t := range artifactTypes {
+		args = append(args, t)
+	}
+	ds, err := s.texts(ctx, s.r, q, args...)
+	if err != nil {
+		return nil, s.wrap("referred subjects", err)
+	}
+	for _, d := range ds {
+		if want[d] {
+			out[d] = true
+		}
+	}
+	return out, nil
+}
