@@ -9,7 +9,7 @@
 #   ROUNDS=N        rounds per scenario and registry (default 3, QUICK: 1)
 #   QUICK=1         shrink sizes and durations
 #   ONLY=NAME       run one registry only: wharf or distribution
-#   SCENARIOS="..." subset of: blob-push-mono blob-push-16MiB blob-pull
+#   SCENARIOS="..." subset of: blob-push-mono blob-push-16MiB blob-pull blob-pull-verify
 #                   manifest-get pull-storm small-push tags-list
 #   RESULTS=FILE    where to keep the JSON lines (default /tmp/wharf-bench-results-<time>.jsonl)
 #   REGISTRY_BIN    distribution binary (default ~/.cache/wharf-tools/registry, installed if missing)
@@ -17,8 +17,9 @@
 #   SERVER_CPUS=L   pin the registry to these CPUs (taskset -c L), e.g. 0
 #   CLIENT_CPUS=L   pin wharf-bench to these CPUs, e.g. 1 (default: no pinning;
 #                   on a small host client and server then share every core)
-#   PULL_VERIFY=0   blob-pull without client-side sha256 (default 1: verify;
-#                   hashing costs ~1 GB/s of client CPU and may cap the figure)
+#                   blob-pull measures the registry with a client that does not
+#                   hash; blob-pull-verify hashes like docker does, which caps
+#                   both registries at the client's sha256 speed (informational)
 #   STORAGE=s3      both registries keep blobs in S3: a local versitygw
 #                   (scripts/s3.sh, own port and state under the temporary
 #                   directory), a fresh bucket per run; Wharf with --blobs
@@ -44,7 +45,7 @@ ONLY=${ONLY:-}
 STORAGE=${STORAGE:-fs}
 BLOB_REDIRECT=${BLOB_REDIRECT:-0}
 case $STORAGE in
-fs) SCENARIOS=${SCENARIOS:-"blob-push-mono blob-push-16MiB blob-pull manifest-get pull-storm small-push tags-list"} ;;
+fs) SCENARIOS=${SCENARIOS:-"blob-push-mono blob-push-16MiB blob-pull blob-pull-verify manifest-get pull-storm small-push tags-list"} ;;
 s3) SCENARIOS=${SCENARIOS:-"blob-push-mono blob-push-16MiB blob-pull manifest-get"} ;;
 *)
 	echo "STORAGE must be fs or s3" >&2
@@ -55,7 +56,6 @@ TOOLS=${WHARF_TOOLS:-$HOME/.cache/wharf-tools}
 DIST_VERSION=v3.1.2
 REGISTRY_BIN=${REGISTRY_BIN:-$TOOLS/registry}
 KEEP=${KEEP:-0}
-PULL_VERIFY=${PULL_VERIFY:-1}
 SERVER_CPUS=${SERVER_CPUS:-}
 CLIENT_CPUS=${CLIENT_CPUS:-}
 SERVER_PIN=()
@@ -292,13 +292,20 @@ start_sampler() { # highest VmRSS of PID, in KiB, written to FILE
 	SAMPLER_PID=$!
 }
 
+# proc_cpu_ticks PID: user+system CPU of PID in clock ticks (empty if gone).
+proc_cpu_ticks() {
+	# Fields after the ")" of the command name: utime is the 12th, stime the 13th.
+	sed -E 's/^.*\) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'
+}
+
 # --- scenarios -------------------------------------------------------------
 
 scenario_args() {
 	case $1 in
 	blob-push-mono) echo "--scenario blob-push --chunk 0 --blobs $BLOBS --size $BLOB_SIZE" ;;
 	blob-push-16MiB) echo "--scenario blob-push --chunk 16MiB --blobs $BLOBS --size $BLOB_SIZE" ;;
-	blob-pull) echo "--scenario blob-pull --blobs $BLOBS --size $BLOB_SIZE --verify $([[ $PULL_VERIFY == 1 ]] && echo true || echo false)" ;;
+	blob-pull) echo "--scenario blob-pull --blobs $BLOBS --size $BLOB_SIZE --verify false" ;;
+	blob-pull-verify) echo "--scenario blob-pull --blobs $BLOBS --size $BLOB_SIZE --verify true" ;;
 	manifest-get) echo "--scenario manifest-get --concurrency 64 --duration $DUR" ;;
 	pull-storm) echo "--scenario pull-storm --concurrency $STORM_CLIENTS --image-size $STORM_SIZE --layers 5" ;;
 	small-push) echo "--scenario small-push --concurrency 16 --duration $DUR" ;;
@@ -339,10 +346,16 @@ run_one() {
 		echo 0 >"$rssfile"
 		start_sampler "$SERVER_PID" "$rssfile"
 	fi
-	local rc=0
+	local rc=0 cpu0 cpu1
+	cpu0=$(proc_cpu_ticks "$SERVER_PID")
 	# shellcheck disable=SC2086
 	WHARF_BENCH_USER=$BENCH_USER WHARF_BENCH_PASSWORD=$BENCH_PASSWORD \
 		"${CLIENT_PIN[@]}" "$BENCH" "${common[@]}" $args >>"$RESULTS" || rc=$?
+	cpu1=$(proc_cpu_ticks "$SERVER_PID")
+	if [[ -n $cpu0 && -n $cpu1 ]]; then
+		printf '{"scenario":"%s","case":"%s","label":"%s","round":%d,"metrics":{"server_cpu_s":%s},"ops":0,"errors":0}\n' \
+			"$case" "$case" "$name" "$round" "$(awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f", t / hz }')" >>"$RESULTS"
+	fi
 	if [[ $case == pull-storm ]]; then
 		if [[ $hwm_reset == 1 ]]; then peak=$(rss_kib "$SERVER_PID" VmHWM); fi
 		stop_pid "$SAMPLER_PID"
@@ -370,9 +383,7 @@ log "registries: ${REGS[*]}; rounds: $ROUNDS; quick: $QUICK; storage: $STORAGE$(
 log "note: distribution runs WITHOUT auth: its htpasswd (bcrypt) path collapses to ~12 req/s,"
 log "      which would make the comparison meaningless. Wharf runs WITH auth (HTTP Basic)."
 log "note: distribution runs with its stock inmemory blob descriptor cache and OTEL_TRACES_EXPORTER=none."
-if [[ $PULL_VERIFY == 1 ]]; then
-	log "note: blob-pull hashes what it downloads; the client's sha256 (~1 GB/s per core) may cap that figure (PULL_VERIFY=0 to skip)."
-fi
+log "note: blob-pull-verify hashes what it downloads; the client's sha256 caps that figure on both registries."
 log "results: $RESULTS"
 load=$(cut -d' ' -f1 /proc/loadavg)
 if awk -v l="$load" -v n="$(nproc)" 'BEGIN { exit !(l > 0.25 * n) }'; then

@@ -53,6 +53,15 @@ var DefaultTargets = []Target{
 	{Case: "pull-storm", Metric: "peak_rss_mib", Title: "pull storm peak RSS", Unit: "MiB", MaxA: 150},
 	{Case: "small-push", Metric: "images_per_s", Title: "small push", Unit: "images/s", MinRatio: 2},
 	{Case: "tags-list", Metric: "req_per_s", Title: "tags list (full list)", Unit: "req/s", MinRatio: 4},
+	// Informational: CPU seconds each side spent in the measured phase,
+	// to tell whether the server or the client bounds a figure.
+	{Case: "blob-pull-verify", Metric: "mb_per_s", Title: "blob pull, hashing client", Unit: "MB/s"},
+	{Case: "blob-pull", Metric: "server_cpu_s", Title: "blob pull server CPU", Unit: "s"},
+	{Case: "blob-pull", Metric: "client_cpu_s", Title: "blob pull client CPU", Unit: "s"},
+	{Case: "pull-storm", Metric: "server_cpu_s", Title: "pull storm server CPU", Unit: "s"},
+	{Case: "pull-storm", Metric: "client_cpu_s", Title: "pull storm client CPU", Unit: "s"},
+	{Case: "blob-push-mono", Metric: "server_cpu_s", Title: "blob push server CPU", Unit: "s"},
+	{Case: "manifest-get", Metric: "server_cpu_s", Title: "manifest GET server CPU", Unit: "s"},
 }
 
 // ReadResults reads JSON lines (as printed by the scenarios, plus lines of

@@ -125,6 +125,7 @@ func Run(ctx context.Context, c *Client, cfg Config) (*Result, error) {
 		Params:   map[string]any{},
 		Metrics:  map[string]float64{},
 	}
+	cpu0 := processCPU()
 	var err error
 	switch cfg.Scenario {
 	case "blob-push":
@@ -141,6 +142,11 @@ func Run(ctx context.Context, c *Client, cfg Config) (*Result, error) {
 		err = tagsList(ctx, c, cfg, r)
 	default:
 		return nil, fmt.Errorf("unknown scenario %q (want one of %s)", cfg.Scenario, strings.Join(Scenarios, ", "))
+	}
+	if !cfg.SetupOnly {
+		// The client's own CPU time tells, next to the server's (scripts/
+		// bench.sh adds server_cpu_s), which side bounds a scenario.
+		r.Metrics["client_cpu_s"] = (processCPU() - cpu0).Seconds()
 	}
 	if err != nil {
 		return r, err

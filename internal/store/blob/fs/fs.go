@@ -30,6 +30,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -495,35 +496,127 @@ func (s *Store) Append(ctx context.Context, id string, offset int64, r io.Reader
 // writeback at a time during an upload.
 const writebackWindow = 8 << 20
 
-// writeAt copies r to f from offset through a pooled buffer, in writes of up
-// to bufSize bytes. It returns the bytes written.
+// writeAt copies r to f from offset in writes of up to bufSize bytes and
+// returns the bytes written. With more than one CPU the reads (which hash:
+// r is the service's digesting reader) and the writes (the copy into the
+// page cache, as costly as the hash) run on two goroutines, so a single
+// push uses two cores; on one CPU the handoff would only cost.
 func writeAt(ctx context.Context, f *os.File, offset int64, r io.Reader, writeback bool) (int64, error) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		return writeAtSerial(ctx, f, offset, r, writeback)
+	}
+	return writeAtPipelined(ctx, f, offset, r, writeback)
+}
+
+// fileWriter writes consecutive buffers to f from an offset, handing each
+// writebackWindow to the kernel's writeback when asked to.
+type fileWriter struct {
+	f          *os.File
+	offset     int64
+	writeback  bool
+	n, flushed int64
+}
+
+func (w *fileWriter) write(b []byte) error {
+	m, err := w.f.WriteAt(b, w.offset+w.n)
+	w.n += int64(m)
+	if err != nil {
+		return fmt.Errorf("fs: write upload: %w", err)
+	}
+	if w.writeback && w.n-w.flushed >= writebackWindow {
+		startWriteback(w.f, w.offset+w.flushed, w.n-w.flushed)
+		w.flushed = w.n
+	}
+	return nil
+}
+
+func writeAtSerial(ctx context.Context, f *os.File, offset int64, r io.Reader, writeback bool) (int64, error) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
-	var n, flushed int64
+	w := fileWriter{f: f, offset: offset, writeback: writeback}
 	for {
 		if err := ctx.Err(); err != nil {
-			return n, err
+			return w.n, err
 		}
 		m, rerr := fill(r, buf)
 		if m > 0 {
-			w, err := f.WriteAt(buf[:m], offset+n)
-			n += int64(w)
-			if err != nil {
-				return n, fmt.Errorf("fs: write upload: %w", err)
-			}
-			if writeback && n-flushed >= writebackWindow {
-				startWriteback(f, offset+flushed, n-flushed)
-				flushed = n
+			if err := w.write(buf[:m]); err != nil {
+				return w.n, err
 			}
 		}
 		if rerr == io.EOF {
-			return n, nil
+			return w.n, nil
 		}
 		if rerr != nil {
-			return n, rerr
+			return w.n, rerr
 		}
+	}
+}
+
+// pipelineDepth is how many buffers circulate between the reading and the
+// writing goroutine of writeAtPipelined.
+const pipelineDepth = 3
+
+func writeAtPipelined(ctx context.Context, f *os.File, offset int64, r io.Reader, writeback bool) (int64, error) {
+	type chunk struct {
+		bp *[]byte
+		n  int
+	}
+	free := make(chan *[]byte, pipelineDepth)
+	for range pipelineDepth {
+		free <- bufPool.Get().(*[]byte)
+	}
+	full := make(chan chunk, pipelineDepth)
+	failed := make(chan struct{}) // closed when a write fails
+	w := fileWriter{f: f, offset: offset, writeback: writeback}
+	var werr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for c := range full {
+			if werr == nil {
+				if werr = w.write((*c.bp)[:c.n]); werr != nil {
+					close(failed)
+				}
+			}
+			free <- c.bp
+		}
+	}()
+	var rerr error
+	for rerr == nil {
+		if err := ctx.Err(); err != nil {
+			rerr = err
+			break
+		}
+		var bp *[]byte
+		select {
+		case bp = <-free:
+		case <-failed:
+		}
+		if bp == nil {
+			break
+		}
+		var m int
+		m, rerr = fill(r, *bp)
+		if m > 0 {
+			full <- chunk{bp, m}
+		} else {
+			free <- bp
+		}
+	}
+	close(full)
+	<-done
+	for range pipelineDepth {
+		bufPool.Put(<-free)
+	}
+	switch {
+	case werr != nil:
+		return w.n, werr
+	case rerr == io.EOF:
+		return w.n, nil
+	default:
+		return w.n, rerr
 	}
 }
 
