@@ -92,22 +92,29 @@ func (s *Store) MoveTag(ctx context.Context, m meta.MoveTag) (err error) {
 		if cur != m.Expect {
 			return fmt.Errorf("tag %s points at %q, not %q: %w", m.Tag, cur, m.Expect, meta.ErrConflict)
 		}
-		if m.AllowTagMove != nil {
-			if err := m.AllowTagMove(cur); err != nil {
-				return &callbackError{err}
-			}
-		}
-		if cur == m.Digest {
-			return nil
-		}
-		now := s.now().UnixNano()
-		if _, err := s.exec(ctx, tx, `INSERT INTO tags (repo_id, name, digest, updated_at) VALUES (?, ?, ?, ?)
-ON CONFLICT (repo_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at`,
-			m.RepoID, m.Tag, m.Digest, now); err != nil {
-			return err
-		}
-		return s.tagEvent(ctx, tx, m.RepoID, m.Tag, cur, m.Digest, now, m.Actor, m.Via)
+		return s.pointTag(ctx, tx, m.RepoID, m.Tag, cur, m.Digest, m.AllowTagMove, m.Actor, m.Via)
 	})
+}
+
+// pointTag points a tag, which points at cur ("" = a new tag), at digest,
+// and records the move in the tag history; allow (when set) may refuse
+// the move first. Pointing a tag where it already points changes nothing.
+func (s *Store) pointTag(ctx context.Context, tx *sql.Tx, repoID int64, tag, cur, digest string, allow func(string) error, actor, via string) error {
+	if allow != nil {
+		if err := allow(cur); err != nil {
+			return &callbackError{err}
+		}
+	}
+	if cur == digest {
+		return nil
+	}
+	now := s.now().UnixNano()
+	if _, err := s.exec(ctx, tx, `INSERT INTO tags (repo_id, name, digest, updated_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (repo_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at`,
+		repoID, tag, digest, now); err != nil {
+		return err
+	}
+	return s.tagEvent(ctx, tx, repoID, tag, cur, digest, now, actor, via)
 }
 
 // tagTarget is the digest a tag points at ("" when it does not exist),

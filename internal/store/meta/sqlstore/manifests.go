@@ -108,26 +108,11 @@ ON CONFLICT DO NOTHING`
 		if p.Tag == "" {
 			return nil
 		}
-		var cur string
-		err = s.row(ctx, tx, qResolveTag+s.d.forUpdate, m.RepoID, p.Tag).Scan(&cur)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		cur, err := s.tagTarget(ctx, tx, m.RepoID, p.Tag)
+		if err != nil {
 			return err
 		}
-		if p.AllowTagMove != nil {
-			if err := p.AllowTagMove(cur); err != nil {
-				return &callbackError{err}
-			}
-		}
-		if cur == m.Digest {
-			return nil
-		}
-		now := s.now().UnixNano()
-		if _, err := s.exec(ctx, tx, `INSERT INTO tags (repo_id, name, digest, updated_at) VALUES (?, ?, ?, ?)
-ON CONFLICT (repo_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at`,
-			m.RepoID, p.Tag, m.Digest, now); err != nil {
-			return err
-		}
-		return s.tagEvent(ctx, tx, m.RepoID, p.Tag, cur, m.Digest, now, p.Actor, p.Via)
+		return s.pointTag(ctx, tx, m.RepoID, p.Tag, cur, m.Digest, p.AllowTagMove, p.Actor, p.Via)
 	})
 }
 
