@@ -124,7 +124,8 @@ func (s *Service) Rescan(ctx context.Context, account string) (RescanStats, erro
 // ImportReport.Touched): the others keep their findings and times, and
 // their inventories are not read. Inventories stored before key sets were
 // kept, and images eligible again after their eligibility lapsed, are
-// re-matched whatever was touched.
+// re-matched whatever was touched. Nil or empty touched re-matches only
+// those, and applies scan eligibility.
 func (s *Service) RescanTouched(ctx context.Context, account string, touched []vulndb.PackageKey) (RescanStats, error) {
 	return s.rescan(ctx, account, newTouchedSet(touched))
 }
