@@ -133,11 +133,25 @@ func (s *Service) RescanTouched(ctx context.Context, account string, touched []v
 // rescan re-matches everything when touched is nil.
 func (s *Service) rescan(ctx context.Context, account string, touched touchedSet) (RescanStats, error) {
 	var st RescanStats
-	full, err := s.matcher(ctx, nil)
-	if err != nil {
-		return st, err
+	// The data is loaded when the first image is to be matched: a
+	// targeted rescan that meets no image (or one of an account without
+	// continuous scanning) does not pay for it.
+	var (
+		once    sync.Once
+		db      Matcher
+		loadErr error
+	)
+	load := func() (Matcher, error) {
+		once.Do(func() {
+			full, err := s.matcher(ctx, nil)
+			if err != nil {
+				loadErr = err
+				return
+			}
+			db = newMemoMatcher(full)
+		})
+		return db, loadErr
 	}
-	db := newMemoMatcher(full)
 	var accounts []string
 	if account != "" {
 		accounts = []string{account}
@@ -178,7 +192,7 @@ func (s *Service) rescan(ctx context.Context, account string, touched touchedSet
 					return st, fmt.Errorf("scan: rescan of %s: %w", r.Name, err)
 				}
 				st.Expired += int(n)
-				if err := s.rematchRepo(ctx, r, db, active, touched, &st); err != nil {
+				if err := s.rematchRepo(ctx, r, load, active, touched, &st); err != nil {
 					return st, fmt.Errorf("scan: rescan of %s: %w", r.Name, err)
 				}
 				if err := s.queueUnscanned(ctx, r, &st); err != nil {
@@ -215,7 +229,8 @@ type rematched struct {
 // store's latency does not idle the cores. A targeted rescan (touched not
 // nil) first lists the scans' key sets only and reads the inventories and
 // findings of those it re-matches.
-func (s *Service) rematchRepo(ctx context.Context, r meta.Repository, db Matcher, active meta.ActiveSince, touched touchedSet, st *RescanStats) error {
+func (s *Service) rematchRepo(ctx context.Context, r meta.Repository, load func() (Matcher, error), active meta.ActiveSince,
+	touched touchedSet, st *RescanStats) error {
 	batch := s.RescanBatch
 	if batch <= 0 {
 		batch = 200
@@ -256,6 +271,10 @@ func (s *Service) rematchRepo(ctx context.Context, r meta.Repository, db Matcher
 	g.Go(func() error {
 		defer close(writes)
 		for items := range reads {
+			db, err := load()
+			if err != nil {
+				return err
+			}
 			now := s.now()
 			out := make([]rematched, len(items))
 			var wg sync.WaitGroup

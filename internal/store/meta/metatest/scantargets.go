@@ -107,6 +107,16 @@ func testRematchTargets(t *testing.T, s meta.Store) {
 	if inv.KeySet != nil {
 		t.Fatalf("replaced inventory kept key set %v", inv.KeySet)
 	}
+
+	// Pruning an inventory takes its key set with it.
+	must(t, s.PutInventory(c, meta.Inventory{Digest: dg("orphan-keyed"), Version: "v1", Data: []byte("x"), KeySet: []byte{1, 2, 3, 4, 5}, CreatedAt: fixed}))
+	n, err := s.PruneInventories(c, fixed.Add(time.Hour), 0)
+	must(t, err)
+	equal(t, "pruned", n, int64(1))
+	must(t, s.PutInventory(c, meta.Inventory{Digest: dg("orphan-keyed"), Version: "v1", Data: []byte("x")}))
+	if inv, err = s.GetInventory(c, dg("orphan-keyed")); err != nil || inv.KeySet != nil {
+		t.Fatalf("re-stored pruned inventory: %+v %v", inv, err)
+	}
 }
 
 func testScanExpire(t *testing.T, s meta.Store) {

@@ -85,17 +85,33 @@ func (s *Store) PutInventory(ctx context.Context, inv meta.Inventory) (err error
 	if inv.Digest == "" || inv.Data == nil {
 		return errors.New("sqlstore: put inventory: empty digest or data")
 	}
-	_, err = s.exec(ctx, s.w, `INSERT INTO scan_inventories (digest, version, data, key_set, created_at) VALUES (?, ?, ?, ?, ?)
-ON CONFLICT (digest) DO UPDATE SET version = excluded.version, data = excluded.data, key_set = excluded.key_set, created_at = excluded.created_at`,
-		inv.Digest, inv.Version, inv.Data, nullBytes(inv.KeySet), s.nanosOrNow(inv.CreatedAt))
-	return s.wrap("put inventory", err)
+	return s.write(ctx, "put inventory", func(tx *sql.Tx) error {
+		if _, err := s.exec(ctx, tx, `INSERT INTO scan_inventories (digest, version, data, created_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (digest) DO UPDATE SET version = excluded.version, data = excluded.data, created_at = excluded.created_at`,
+			inv.Digest, inv.Version, inv.Data, s.nanosOrNow(inv.CreatedAt)); err != nil {
+			return err
+		}
+		return s.putKeySet(ctx, tx, inv.Digest, inv.KeySet)
+	})
+}
+
+// putKeySet replaces the key set of a stored inventory (nil: unknown).
+func (s *Store) putKeySet(ctx context.Context, tx *sql.Tx, digest string, ks []byte) error {
+	if ks == nil {
+		_, err := s.exec(ctx, tx, `DELETE FROM scan_key_sets WHERE digest = ?`, digest)
+		return err
+	}
+	_, err := s.exec(ctx, tx, `INSERT INTO scan_key_sets (digest, key_set) SELECT digest, ? FROM scan_inventories WHERE digest = ?
+ON CONFLICT (digest) DO UPDATE SET key_set = excluded.key_set`, ks, digest)
+	return err
 }
 
 // GetInventory returns the inventory of a manifest.
 func (s *Store) GetInventory(ctx context.Context, digest string) (inv meta.Inventory, err error) {
 	defer catch("get inventory", &err)
 	var created int64
-	err = s.row(ctx, s.r, `SELECT version, data, key_set, created_at FROM scan_inventories WHERE digest = ?`, digest).
+	err = s.row(ctx, s.r, `SELECT i.version, i.data, k.key_set, i.created_at
+FROM scan_inventories i LEFT JOIN scan_key_sets k ON k.digest = i.digest WHERE i.digest = ?`, digest).
 		Scan(&inv.Version, &inv.Data, &inv.KeySet, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return meta.Inventory{}, notFound("inventory of %s", digest)
@@ -263,11 +279,18 @@ func (s *Store) GetScans(ctx context.Context, repoID int64, digests []string) (o
 }
 
 // rematchWhere is the FROM and WHERE of what a RematchQuery selects, with
-// its arguments: completed scans joined with their inventories and
-// manifests, a page by digest or the given digests, active images only.
+// its arguments: completed scans joined with their inventories (and
+// manifests, to tell active images), a page by digest or the given
+// digests.
 func rematchWhere(q meta.RematchQuery) (string, []any) {
+	cond, condArgs := activeCond(q.Active)
 	w := `FROM image_scans s JOIN scan_inventories i ON i.digest = s.digest
-JOIN manifests m ON m.repo_id = s.repo_id AND m.digest = s.digest
+LEFT JOIN scan_key_sets k ON k.digest = s.digest`
+	if cond != "" {
+		w += `
+JOIN manifests m ON m.repo_id = s.repo_id AND m.digest = s.digest`
+	}
+	w += `
 WHERE s.repo_id = ? AND s.status = ?`
 	args := []any{q.RepoID, meta.ScanComplete}
 	if q.Digests != nil {
@@ -283,10 +306,8 @@ WHERE s.repo_id = ? AND s.status = ?`
 		w += ` AND s.digest > ?`
 		args = append(args, q.After)
 	}
-	if c, a := activeCond(q.Active); c != "" {
-		w += c
-		args = append(args, a...)
-	}
+	w += cond
+	args = append(args, condArgs...)
 	w += ` ORDER BY s.digest`
 	if q.Digests == nil {
 		w += ` LIMIT ?`
@@ -316,7 +337,7 @@ func activeCond(a meta.ActiveSince) (string, []any) {
 func (s *Store) ListRematch(ctx context.Context, q meta.RematchQuery) (out []meta.RematchItem, err error) {
 	defer catch("list rematch", &err)
 	w, args := rematchWhere(q)
-	rows, err := s.r.QueryContext(ctx, s.d.Rebind(`SELECT `+prefixCols("s.", scanCols)+`, s.findings, i.version, i.data, i.key_set, i.created_at
+	rows, err := s.r.QueryContext(ctx, s.d.Rebind(`SELECT `+prefixCols("s.", scanCols)+`, s.findings, i.version, i.data, k.key_set, i.created_at
 `+w), args...)
 	if err != nil {
 		return nil, s.wrap("list rematch", err)
@@ -339,7 +360,7 @@ func (s *Store) ListRematch(ctx context.Context, q meta.RematchQuery) (out []met
 func (s *Store) ListRematchKeys(ctx context.Context, q meta.RematchQuery) (out []meta.RematchKey, err error) {
 	defer catch("list rematch keys", &err)
 	w, args := rematchWhere(q)
-	rows, err := s.r.QueryContext(ctx, s.d.Rebind(`SELECT s.digest, i.key_set, s.expired_at
+	rows, err := s.r.QueryContext(ctx, s.d.Rebind(`SELECT s.digest, k.key_set, s.expired_at
 `+w), args...)
 	if err != nil {
 		return nil, s.wrap("list rematch keys", err)
@@ -365,7 +386,7 @@ func (s *Store) PutInventoryKeySets(ctx context.Context, sets map[string][]byte)
 	}
 	return s.write(ctx, "put inventory key sets", func(tx *sql.Tx) error {
 		for d, ks := range sets {
-			if _, err := s.exec(ctx, tx, `UPDATE scan_inventories SET key_set = ? WHERE digest = ?`, nullBytes(ks), d); err != nil {
+			if err := s.putKeySet(ctx, tx, d, ks); err != nil {
 				return err
 			}
 		}
@@ -386,15 +407,6 @@ func (s *Store) ExpireScans(ctx context.Context, repoID int64, active meta.Activ
 AND NOT EXISTS (SELECT 1 FROM manifests m, image_scans s WHERE s.repo_id = image_scans.repo_id AND s.digest = image_scans.digest
   AND m.repo_id = s.repo_id AND m.digest = s.digest`+c+`)`, all...)
 	return n, s.wrap("expire scans", err)
-}
-
-// nullBytes stores nil as NULL (an unknown key set), whatever the driver
-// does with a nil slice.
-func nullBytes(b []byte) any {
-	if b == nil {
-		return nil
-	}
-	return b
 }
 
 // prefixCols qualifies a comma-separated column list with a table alias.
