@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/wharfhq/wharf/internal/registry"
 	"github.com/wharfhq/wharf/internal/registry/names"
+	wscan "github.com/wharfhq/wharf/internal/scan"
 	"github.com/wharfhq/wharf/internal/scan/sbom"
 	"github.com/wharfhq/wharf/internal/scan/sbomsvc"
 	"github.com/wharfhq/wharf/internal/scan/suppress"
@@ -25,8 +27,8 @@ import (
 // (2 s).
 
 func scanCmd() *cobra.Command {
-	scan := &cobra.Command{Use: "scan", Short: "SBOMs and finding suppressions"}
-	scan.AddCommand(scanSBOMCmd(), scanSuppressCmd(), scanUnsuppressCmd(), scanSuppressionsCmd())
+	scan := &cobra.Command{Use: "scan", Short: "SBOMs, finding suppressions and scan eligibility"}
+	scan.AddCommand(scanSBOMCmd(), scanSuppressCmd(), scanUnsuppressCmd(), scanSuppressionsCmd(), scanEligibilityCmd())
 	return scan
 }
 
@@ -325,6 +327,78 @@ func scanSuppressionsCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&expired, "expired", false, "include expired suppressions")
 	cmd.Flags().StringVar(&finding, "finding", "", "only suppressions of this finding id")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per line")
+	c.flags(cmd)
+	return cmd
+}
+
+// eligibilityDuration reads a duration flag: Inspector's values
+// (LIFETIME, DAYS_30), case aside, or the short forms "lifetime", "30d".
+func eligibilityDuration(v string) string {
+	u := strings.ToUpper(strings.TrimSpace(v))
+	if n, ok := strings.CutSuffix(u, "D"); ok && n != "" && strings.Trim(n, "0123456789") == "" {
+		return "DAYS_" + n
+	}
+	return u
+}
+
+func scanEligibilityCmd() *cobra.Command {
+	var c coreCmd
+	var push, pull string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "eligibility [--push LIFETIME|14d|30d|60d|90d|180d] [--pull none|14d|30d|60d|90d|180d]",
+		Short: "Show or set how long continuous scanning re-matches an image after its push and after its last pull",
+		Long: `Show or set the registry's scan eligibility (Amazon Inspector's ECR re-scan durations).
+
+Under continuous scanning (ENHANCED, CONTINUOUS_SCAN), an image is re-matched
+against new vulnerability data while it was pushed (or tagged, or asked a scan
+of) within --push, or pulled within --pull. Past both, its scan reads
+SCAN_ELIGIBILITY_EXPIRED and its findings stay as last observed; a pull, a push
+or StartImageScan brings it back. The default, LIFETIME, never expires.
+Setting it queues a rescan that applies it. Without flags, prints it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return c.run(cmd, "", func(reg *registry.Service, account string, _ meta.Repository) error {
+				ctx := cmd.Context()
+				e, err := wscan.LoadEligibility(ctx, reg.Meta(), account)
+				if err != nil {
+					return err
+				}
+				set := cmd.Flags().Changed("push") || cmd.Flags().Changed("pull")
+				if set {
+					if cmd.Flags().Changed("push") {
+						e.RescanDuration = eligibilityDuration(push)
+					}
+					if cmd.Flags().Changed("pull") {
+						e.PullDateRescanDuration = eligibilityDuration(pull)
+						if e.PullDateRescanDuration == "NONE" {
+							e.PullDateRescanDuration = ""
+						}
+					}
+					if e, err = wscan.SaveEligibility(ctx, reg.Meta(), account, e, time.Now()); err != nil {
+						return err
+					}
+				}
+				out := cmd.OutOrStdout()
+				if asJSON {
+					return json.NewEncoder(out).Encode(e)
+				}
+				pd := e.PullDateRescanDuration
+				if pd == "" {
+					pd = "none"
+				}
+				verb := "scan eligibility of"
+				if set {
+					verb = "set the scan eligibility of"
+				}
+				fmt.Fprintf(out, "%s %s: push %s, pull %s\n", verb, account, e.RescanDuration, pd)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&push, "push", "", "duration after the push: LIFETIME (never expires), or 14d, 30d, 60d, 90d, 180d")
+	cmd.Flags().StringVar(&pull, "pull", "", "duration after the last pull: none, 14d, 30d, 60d, 90d, 180d")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print it as JSON")
 	c.flags(cmd)
 	return cmd
 }

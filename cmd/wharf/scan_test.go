@@ -151,3 +151,32 @@ func TestScanSuppressCommands(t *testing.T) {
 		t.Fatalf("audit: %v\n%s", err, out)
 	}
 }
+
+func TestScanEligibilityCommand(t *testing.T) {
+	dir := t.TempDir()
+	data := "--data=" + dir
+	t.Setenv("WHARF_ACCOUNT_ID", "")
+	seedDebian(t, dir)
+
+	out, err := run(t, "scan", "eligibility", data)
+	if err != nil || !strings.Contains(out, "push LIFETIME, pull none") {
+		t.Fatalf("default: %v %s", err, out)
+	}
+	if out, err = run(t, "scan", "eligibility", "--push", "30d", "--pull", "DAYS_90", data); err != nil ||
+		!strings.Contains(out, "set the scan eligibility of") || !strings.Contains(out, "push DAYS_30, pull DAYS_90") {
+		t.Fatalf("set: %v %s", err, out)
+	}
+	// One flag keeps the other.
+	if out, err = run(t, "scan", "eligibility", "--pull", "none", data); err != nil || !strings.Contains(out, "push DAYS_30, pull none") {
+		t.Fatalf("pull none: %v %s", err, out)
+	}
+	out, err = run(t, "scan", "eligibility", "--json", data)
+	if err != nil || !strings.Contains(out, `"rescanDuration":"DAYS_30"`) || strings.Contains(out, "pullDateRescanDuration") {
+		t.Fatalf("json: %v %s", err, out)
+	}
+	for _, bad := range [][]string{{"--push", "7d"}, {"--pull", "lifetime"}, {"--push", "forever"}} {
+		if _, err := run(t, append([]string{"scan", "eligibility", data}, bad...)...); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}

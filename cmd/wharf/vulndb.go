@@ -49,9 +49,11 @@ and skipped. The advisories go to the metadata store, where scans read them.`,
 				}
 				// New or changed advisories: the server re-matches the
 				// stored inventories of images under continuous scanning
-				// (a queued job, so it runs even if no server is up now).
+				// (a queued job, so it runs even if no server is up now):
+				// those whose packages the changes touch.
 				if rep.Added+rep.Updated > 0 {
-					if err := scan.EnqueueRescan(cmd.Context(), st.Meta, "", time.Now()); err != nil {
+					touched := append([]vulndb.PackageKey{}, rep.Touched...)
+					if err := scan.EnqueueTargetedRescan(cmd.Context(), st.Meta, "", time.Now(), touched); err != nil {
 						return fmt.Errorf("imported, but queueing the rescan failed: %w", err)
 					}
 				}

@@ -1,6 +1,9 @@
 package scan
 
-import "github.com/wharfhq/wharf/internal/scan/inventory"
+import (
+	"github.com/wharfhq/wharf/internal/scan/inventory"
+	"github.com/wharfhq/wharf/internal/store/meta"
+)
 
 // EncodeInventory encodes the stored inventory of an image manifest, for
 // the benchmarks that fill the store without cataloguing layers.
@@ -20,3 +23,9 @@ func InventoryDigests(data []byte) ([]string, error) {
 
 // NewMemoMatcher is the rescan's memoizing matcher.
 func NewMemoMatcher(db Matcher) Matcher { return newMemoMatcher(db) }
+
+// StoredInventoryRecord is the meta.Inventory a scan stores for an image
+// manifest (data and key set), for benchmarks that fill the store.
+func StoredInventoryRecord(digest, version string, inv *inventory.Inventory) (meta.Inventory, error) {
+	return inventoryRecord(digest, version, []imageInventory{{Digest: digest, Inventory: inv}})
+}

@@ -365,6 +365,9 @@ type Report struct {
 	// Findings are ACTIVE then CLOSED, by severity, advisory and package.
 	// While a new scan is in progress they are those of the previous one.
 	Findings []Finding
+	// ExpiredAt is when the image's scan eligibility lapsed (zero: it
+	// did not); see Status.
+	ExpiredAt time.Time
 }
 
 // Active returns the report's active findings.
@@ -406,7 +409,7 @@ func GetReport(ctx context.Context, st meta.ScanStore, repoID int64, digest stri
 		RepoID: repoID, Digest: digest,
 		Status: sc.Status, Description: sc.Description,
 		RequestedAt: sc.RequestedAt, CompletedAt: sc.CompletedAt, SourceUpdatedAt: sc.SourceUpdatedAt,
-		Counts: sc.Counts, Findings: fs,
+		Counts: sc.Counts, Findings: fs, ExpiredAt: sc.ExpiredAt,
 	}, nil
 }
 

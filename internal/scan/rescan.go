@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/wharfhq/wharf/internal/registry/manifest"
+	"github.com/wharfhq/wharf/internal/scan/vulndb"
 	"github.com/wharfhq/wharf/internal/store/meta"
 )
 
@@ -19,10 +20,20 @@ import (
 // scan in progress stores its inventory before its findings.
 const pruneAge = time.Hour
 
+// MaxTargetedKeys is the most package keys a targeted rescan carries: an
+// import touching more (a first import, a whole ecosystem's archive)
+// queues a full rescan, which costs about as much and keeps the job small.
+const MaxTargetedKeys = 2000
+
 // rescanPayload is the payload of a KindRescan job.
 type rescanPayload struct {
 	// Account limits the rescan to one account ("" for all).
 	Account string `json:"account,omitempty"`
+	// Targeted limits re-matching to the inventories with one of the
+	// Touched package keys (those of unknown keys, and images coming back
+	// from an expired eligibility, are re-matched too); false: all.
+	Targeted bool                `json:"targeted,omitempty"`
+	Touched  []vulndb.PackageKey `json:"touched,omitempty"`
 }
 
 // EnqueueRescan queues a rescan of the images under continuous scanning
@@ -31,11 +42,28 @@ type rescanPayload struct {
 // carries the time), so a rescan already running with older data does not
 // swallow the request.
 func EnqueueRescan(ctx context.Context, js meta.JobStore, account string, at time.Time) error {
-	payload, err := json.Marshal(rescanPayload{Account: account})
+	return enqueueRescan(ctx, js, rescanPayload{Account: account}, at)
+}
+
+// EnqueueTargetedRescan queues a rescan that re-matches only the images
+// whose packages an import touched (vulndb.ImportReport.Touched); nil
+// touched (unknown) or more than MaxTargetedKeys queue a full rescan. An
+// empty, non-nil touched re-matches nothing but still applies scan
+// eligibility.
+func EnqueueTargetedRescan(ctx context.Context, js meta.JobStore, account string, at time.Time, touched []vulndb.PackageKey) error {
+	p := rescanPayload{Account: account}
+	if touched != nil && len(touched) <= MaxTargetedKeys {
+		p.Targeted, p.Touched = true, touched
+	}
+	return enqueueRescan(ctx, js, p, at)
+}
+
+func enqueueRescan(ctx context.Context, js meta.JobStore, p rescanPayload, at time.Time) error {
+	payload, err := json.Marshal(p)
 	if err != nil {
 		return err
 	}
-	_, _, err = js.Enqueue(ctx, meta.Job{Kind: KindRescan, Key: "rescan:" + account + ":" + strconv.FormatInt(at.UnixNano(), 10), Payload: payload})
+	_, _, err = js.Enqueue(ctx, meta.Job{Kind: KindRescan, Key: "rescan:" + p.Account + ":" + strconv.FormatInt(at.UnixNano(), 10), Payload: payload})
 	return err
 }
 
@@ -43,6 +71,8 @@ func EnqueueRescan(ctx context.Context, js meta.JobStore, account string, at tim
 type RescanStats struct {
 	Repositories int // under continuous scanning
 	Images       int // re-matched
+	Skipped      int // left alone by a targeted rescan: untouched packages
+	Expired      int // newly marked SCAN_ELIGIBILITY_EXPIRED
 	Changed      int // whose findings changed
 	NewCritical  int // images with CRITICAL findings not seen before
 	Queued       int // images never scanned, queued for a scan
@@ -59,12 +89,16 @@ func (s *Service) HandleRescan(ctx context.Context, j meta.Job) error {
 		}
 	}
 	start := time.Now()
-	st, err := s.Rescan(ctx, p.Account)
+	var t touchedSet
+	if p.Targeted {
+		t = newTouchedSet(p.Touched)
+	}
+	st, err := s.rescan(ctx, p.Account, t)
 	if err != nil {
 		return err
 	}
-	s.log().Info("rescan done", "job", j.ID, "account", p.Account, "repositories", st.Repositories, "images", st.Images,
-		"changed", st.Changed, "new_critical", st.NewCritical, "queued", st.Queued, "pruned", st.Pruned, "took", time.Since(start))
+	s.log().Info("rescan done", "job", j.ID, "account", p.Account, "targeted", p.Targeted, "touched", len(p.Touched),
+		"repositories", st.Repositories, "images", st.Images, "skipped", st.Skipped, "expired", st.Expired, "changed", st.Changed, "new_critical", st.NewCritical, "queued", st.Queued, "pruned", st.Pruned, "took", time.Since(start))
 	return nil
 }
 
@@ -79,14 +113,45 @@ func (s *Service) HandlePrune(ctx context.Context, _ meta.Job) error {
 // mode, repositories a CONTINUOUS_SCAN rule selects), in batches: findings
 // keep their first observation, those no longer reported become CLOSED.
 // Images of those repositories that were never scanned are queued for a
-// scan. account limits it to one account ("" for all).
+// scan. account limits it to one account ("" for all). Images whose scan
+// eligibility lapsed (see Eligibility) are marked and left alone.
 func (s *Service) Rescan(ctx context.Context, account string) (RescanStats, error) {
+	return s.rescan(ctx, account, nil)
+}
+
+// RescanTouched is Rescan limited to the images whose stored inventory
+// has packages with one of the touched keys (an import's
+// ImportReport.Touched): the others keep their findings and times, and
+// their inventories are not read. Inventories stored before key sets were
+// kept, and images eligible again after their eligibility lapsed, are
+// re-matched whatever was touched. Nil or empty touched re-matches only
+// those, and applies scan eligibility.
+func (s *Service) RescanTouched(ctx context.Context, account string, touched []vulndb.PackageKey) (RescanStats, error) {
+	return s.rescan(ctx, account, newTouchedSet(touched))
+}
+
+// rescan re-matches everything when touched is nil.
+func (s *Service) rescan(ctx context.Context, account string, touched touchedSet) (RescanStats, error) {
 	var st RescanStats
-	full, err := s.matcher(ctx, nil)
-	if err != nil {
-		return st, err
+	// The data is loaded when the first image is to be matched: a
+	// targeted rescan that meets no image (or one of an account without
+	// continuous scanning) does not pay for it.
+	var (
+		once    sync.Once
+		db      Matcher
+		loadErr error
+	)
+	load := func() (Matcher, error) {
+		once.Do(func() {
+			full, err := s.matcher(ctx, nil)
+			if err != nil {
+				loadErr = err
+				return
+			}
+			db = newMemoMatcher(full)
+		})
+		return db, loadErr
 	}
-	db := newMemoMatcher(full)
 	var accounts []string
 	if account != "" {
 		accounts = []string{account}
@@ -107,6 +172,11 @@ func (s *Service) Rescan(ctx context.Context, account string) (RescanStats, erro
 		if !c.HasContinuous() {
 			continue
 		}
+		el, err := LoadEligibility(ctx, s.meta(), a)
+		if err != nil {
+			return st, err
+		}
+		active := el.Active(s.now())
 		for after := ""; ; {
 			repos, err := s.meta().ListRepositories(ctx, a, after, 500)
 			if err != nil {
@@ -117,7 +187,12 @@ func (s *Service) Rescan(ctx context.Context, account string) (RescanStats, erro
 					continue
 				}
 				st.Repositories++
-				if err := s.rematchRepo(ctx, r, db, &st); err != nil {
+				n, err := s.meta().ExpireScans(ctx, r.ID, active, s.now())
+				if err != nil {
+					return st, fmt.Errorf("scan: rescan of %s: %w", r.Name, err)
+				}
+				st.Expired += int(n)
+				if err := s.rematchRepo(ctx, r, load, active, touched, &st); err != nil {
 					return st, fmt.Errorf("scan: rescan of %s: %w", r.Name, err)
 				}
 				if err := s.queueUnscanned(ctx, r, &st); err != nil {
@@ -143,14 +218,19 @@ type rematched struct {
 	digest string
 	res    meta.ScanResult
 	events []meta.AuditEvent
+	// keySet is the inventory's, computed when the store had none.
+	keySet []byte
 	err    error
 }
 
 // rematchRepo re-matches the completed scans of a repository, a batch per
 // store round trip, as a pipeline: while the workers match one batch, the
 // next is read and the previous one written (in one transaction), so the
-// store's latency does not idle the cores.
-func (s *Service) rematchRepo(ctx context.Context, r meta.Repository, db Matcher, st *RescanStats) error {
+// store's latency does not idle the cores. A targeted rescan (touched not
+// nil) first lists the scans' key sets only and reads the inventories and
+// findings of those it re-matches.
+func (s *Service) rematchRepo(ctx context.Context, r meta.Repository, load func() (Matcher, error), active meta.ActiveSince,
+	touched touchedSet, st *RescanStats) error {
 	batch := s.RescanBatch
 	if batch <= 0 {
 		batch = 200
@@ -158,19 +238,29 @@ func (s *Service) rematchRepo(ctx context.Context, r meta.Repository, db Matcher
 	g, ctx := errgroup.WithContext(ctx)
 	reads := make(chan []meta.RematchItem, 1)
 	writes := make(chan []rematched, 1)
+	send := func(items []meta.RematchItem) error {
+		if len(items) == 0 {
+			return nil
+		}
+		select {
+		case reads <- items:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	g.Go(func() error {
 		defer close(reads)
+		if touched != nil {
+			return s.readTouched(ctx, r, active, touched, batch, send, st)
+		}
 		for after := ""; ; {
-			items, err := s.meta().ListRematch(ctx, r.ID, after, batch)
+			items, err := s.meta().ListRematch(ctx, meta.RematchQuery{RepoID: r.ID, After: after, Limit: batch, Active: active})
 			if err != nil {
 				return err
 			}
-			if len(items) > 0 {
-				select {
-				case reads <- items:
-				case <-ctx.Done():
-					return ctx.Err()
-				}
+			if err := send(items); err != nil {
+				return err
 			}
 			if len(items) < batch {
 				return nil
@@ -181,6 +271,10 @@ func (s *Service) rematchRepo(ctx context.Context, r meta.Repository, db Matcher
 	g.Go(func() error {
 		defer close(writes)
 		for items := range reads {
+			db, err := load()
+			if err != nil {
+				return err
+			}
 			now := s.now()
 			out := make([]rematched, len(items))
 			var wg sync.WaitGroup
@@ -211,7 +305,14 @@ func (s *Service) rematchRepo(ctx context.Context, r meta.Repository, db Matcher
 		for out := range writes {
 			results := make([]meta.ScanResult, 0, len(out))
 			var evs []meta.AuditEvent
+			var sets map[string][]byte
 			for _, o := range out {
+				if o.keySet != nil {
+					if sets == nil {
+						sets = map[string][]byte{}
+					}
+					sets[o.digest] = o.keySet
+				}
 				if o.err != nil {
 					// A stored inventory that no longer decodes is
 					// rebuilt by the image's next scan; the rescan goes on.
@@ -230,6 +331,11 @@ func (s *Service) rematchRepo(ctx context.Context, r meta.Repository, db Matcher
 			if _, err := s.meta().PutRematch(ctx, results); err != nil {
 				return err
 			}
+			// Inventories stored before key sets were kept get theirs,
+			// so the next targeted rescan can skip them.
+			if err := s.meta().PutInventoryKeySets(ctx, sets); err != nil {
+				s.log().Warn("rescan: storing key sets", "repository", r.Name, "err", err)
+			}
 			if len(evs) > 0 {
 				if _, err := s.meta().AppendAudit(ctx, evs...); err != nil {
 					s.log().Warn("rescan: recording audit events", "repository", r.Name, "err", err)
@@ -246,6 +352,17 @@ func (s *Service) rematchRepo(ctx context.Context, r meta.Repository, db Matcher
 // previous one found (same hash), only the scan's times move; otherwise
 // the findings are merged and rewritten, with events.
 func rematchOne(r meta.Repository, it meta.RematchItem, db Matcher, now time.Time) rematched {
+	out := rematchMatch(r, it, db, now)
+	if it.Inventory.KeySet == nil && out.err == nil {
+		if images, err := decodeInventory(it.Inventory.Data); err == nil {
+			out.keySet = keySetOf(images)
+		}
+	}
+	out.digest = it.Scan.Digest
+	return out
+}
+
+func rematchMatch(r meta.Repository, it meta.RematchItem, db Matcher, now time.Time) rematched {
 	images, err := decodeInventory(it.Inventory.Data)
 	if err != nil {
 		return rematched{digest: it.Scan.Digest, err: err}
@@ -271,6 +388,49 @@ func rematchOne(r meta.Repository, it meta.RematchItem, db Matcher, now time.Tim
 	base.Status, base.Description = meta.ScanComplete, DescComplete
 	base.Counts, base.FindingsHash, base.Findings = counts, h, enc
 	return rematched{res: base, events: completeEvents(r, sc.Digest, meta.ScanComplete, counts, mg.newCritical, true, now)}
+}
+
+// readTouched feeds a targeted rescan: it pages through the key sets of
+// the repository's active completed scans and reads, a batch at a time,
+// the scans whose inventory meets touched, those with unknown key sets
+// and those marked expired (eligible again: their findings are stale).
+func (s *Service) readTouched(ctx context.Context, r meta.Repository, active meta.ActiveSince, touched touchedSet, batch int,
+	send func([]meta.RematchItem) error, st *RescanStats) error {
+	const page = 2000
+	var want []string
+	flush := func() error {
+		if len(want) == 0 {
+			return nil
+		}
+		items, err := s.meta().ListRematch(ctx, meta.RematchQuery{RepoID: r.ID, Digests: want, Active: active})
+		if err != nil {
+			return err
+		}
+		want = want[:0:0]
+		return send(items)
+	}
+	for after := ""; ; {
+		keys, err := s.meta().ListRematchKeys(ctx, meta.RematchQuery{RepoID: r.ID, After: after, Limit: page, Active: active})
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if !k.Expired && !touched.meets(k.KeySet) {
+				st.Skipped++
+				continue
+			}
+			want = append(want, k.Digest)
+			if len(want) >= batch {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		if len(keys) < page {
+			return flush()
+		}
+		after = keys[len(keys)-1].Digest
+	}
 }
 
 // queueUnscanned queues a scan of every image of a repository under

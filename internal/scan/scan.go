@@ -406,11 +406,11 @@ func (s *Service) catalogue(ctx context.Context, r meta.Repository, m meta.Manif
 	if len(images) == 0 {
 		return nil, ErrUnsupported
 	}
-	data, err := encodeInventory(images)
+	rec, err := inventoryRecord(m.Digest, s.InventoryVersion, images)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.meta().PutInventory(ctx, meta.Inventory{Digest: m.Digest, Version: s.InventoryVersion, Data: data}); err != nil {
+	if err := s.meta().PutInventory(ctx, rec); err != nil {
 		return nil, err
 	}
 	return images, nil
@@ -486,14 +486,23 @@ func (s *Service) imageInventory(ctx context.Context, t target) (imageInventory,
 		inv.Platform = t.platform
 	}
 	im := imageInventory{Digest: t.digest, Inventory: inv}
-	data, err := encodeInventory([]imageInventory{im})
+	rec, err := inventoryRecord(t.digest, s.InventoryVersion, []imageInventory{im})
 	if err != nil {
 		return imageInventory{}, err
 	}
-	if err := s.meta().PutInventory(ctx, meta.Inventory{Digest: t.digest, Version: s.InventoryVersion, Data: data}); err != nil {
+	if err := s.meta().PutInventory(ctx, rec); err != nil {
 		return imageInventory{}, err
 	}
 	return im, nil
+}
+
+// inventoryRecord is the stored inventory of a manifest, with its key set.
+func inventoryRecord(digest, version string, images []imageInventory) (meta.Inventory, error) {
+	data, err := encodeInventory(images)
+	if err != nil {
+		return meta.Inventory{}, err
+	}
+	return meta.Inventory{Digest: digest, Version: version, Data: data, KeySet: keySetOf(images)}, nil
 }
 
 // match matches every inventory of an image.

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"bufio"
+	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	_ "modernc.org/sqlite" // ages an image in the server's store
 )
 
 // The scan test drives image scanning end to end with real clients: an
@@ -340,4 +344,70 @@ func TestScanAWSCLI(t *testing.T) {
 	if !strings.Contains(audit, "scan.complete") || !strings.Contains(audit, "scan.new-critical-findings") || !strings.Contains(audit, "DEBIAN-CVE-2026-0004") {
 		t.Fatalf("audit trail:\n%s", audit)
 	}
+
+	// Scan eligibility: 14 days after the push. The image is aged in the
+	// store (push, tag and scan request 30 days back: a running server's
+	// clock cannot move), then the setting's rescan marks it.
+	ageRepository(t, filepath.Join(s.DataDir, "meta.db"), "e2e/scan", 30*24*time.Hour)
+	out = mustRun(t, cmdSpec{env: cleanEnv()}, os.Getenv("WHARF_BIN"), "scan", "eligibility", "--push", "14d", "--data", s.DataDir)
+	if !strings.Contains(out, "push DAYS_14, pull none") {
+		t.Fatalf("scan eligibility: %s", out)
+	}
+	waitScanStatus(t, spec, aws, ep, "e2e/scan", "SCAN_ELIGIBILITY_EXPIRED")
+	exp := describeFindings(t, spec, aws, ep, "e2e/scan", "v1")
+	if exp.ImageScanStatus.Status != "SCAN_ELIGIBILITY_EXPIRED" || exp.ImageScanStatus.Description != "The configured scan duration has lapsed for this image." ||
+		!slices.Equal(exp.enhancedLines(), wantEnhanced) {
+		t.Fatalf("expired image findings: %+v %q", exp.ImageScanStatus, exp.enhancedLines())
+	}
+	// StartImageScan brings it back.
+	out = mustRun(t, spec, aws, "ecr", "start-image-scan", ep, "--repository-name", "e2e/scan", "--image-id", "imageTag=v1")
+	if !strings.Contains(out, "IN_PROGRESS") {
+		t.Fatalf("start-image-scan of an expired image: %s", out)
+	}
+	waitScanStatus(t, spec, aws, ep, "e2e/scan", "ACTIVE")
+}
+
+// ageRepository moves the push, tag and scan request times of a
+// repository's images back by d in the server's SQLite store.
+func ageRepository(t *testing.T, path, repo string, d time.Duration) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	at := time.Now().Add(-d).UnixNano()
+	for _, q := range []string{
+		`UPDATE manifests SET pushed_at = ? WHERE repo_id IN (SELECT id FROM repositories WHERE name = ?)`,
+		`UPDATE tags SET updated_at = ? WHERE repo_id IN (SELECT id FROM repositories WHERE name = ?)`,
+		`UPDATE image_scans SET requested_at = ? WHERE repo_id IN (SELECT id FROM repositories WHERE name = ?)`,
+	} {
+		if _, err := db.ExecContext(ctx, q, at, repo); err != nil {
+			t.Fatalf("aging %s: %v", repo, err)
+		}
+	}
+}
+
+// waitScanStatus polls describe-images until the repository's only image
+// has the scan status.
+func waitScanStatus(t *testing.T, spec cmdSpec, aws, ep, repo, want string) {
+	t.Helper()
+	got := ""
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		out := mustRun(t, spec, aws, "ecr", "describe-images", ep, "--repository-name", repo)
+		var d struct {
+			ImageDetails []struct {
+				ImageScanStatus struct{ Status, Description string }
+			}
+		}
+		if err := json.Unmarshal([]byte(out), &d); err != nil || len(d.ImageDetails) != 1 {
+			t.Fatalf("describe-images: %v %s", err, out)
+		}
+		if got = d.ImageDetails[0].ImageScanStatus.Status; got == want {
+			return
+		}
+	}
+	t.Fatalf("%s: scan status %s, want %s", repo, got, want)
 }

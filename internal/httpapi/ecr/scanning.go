@@ -172,7 +172,9 @@ func (s *Server) scanImageID(ctx context.Context, r meta.Repository, account str
 // IN_PROGRESS; the scan runs as a job. Basic scanning allows one scan per
 // image per 24 hours, the scan on push included (LimitExceededException).
 // Under enhanced scanning images are scanned on push or continuously and
-// ECR refuses manual scans.
+// ECR refuses manual scans, except (Wharf) of an image whose scan
+// eligibility lapsed: the scan brings it back, and counts as activity for
+// the push duration.
 func (s *Server) StartImageScan(ctx context.Context, in *ecrapi.StartImageScanInput) (*ecrapi.StartImageScanOutput, error) {
 	r, account, err := s.repository(ctx, in.RegistryId, in.RepositoryName, "ecr:StartImageScan")
 	if err != nil {
@@ -190,8 +192,18 @@ func (s *Server) StartImageScan(ctx context.Context, in *ecrapi.StartImageScanIn
 	if err != nil {
 		return nil, err
 	}
+	req := scan.Request{Limited: true}
 	if c.ScanType == scan.TypeEnhanced {
-		return nil, ecrapi.NewValidationException("This feature is disabled")
+		// The one manual scan enhanced scanning takes: that of an image
+		// whose continuous scanning lapsed, which it brings back.
+		expired, err := s.eligibilityExpired(ctx, c, r, m.Digest)
+		if err != nil {
+			return nil, err
+		}
+		if !expired {
+			return nil, ecrapi.NewValidationException("This feature is disabled")
+		}
+		req = scan.Request{}
 	}
 	if !scan.Scannable(m) {
 		return nil, ecrapi.NewUnsupportedImageTypeException("The image is of a type that cannot be scanned.")
@@ -199,7 +211,7 @@ func (s *Server) StartImageScan(ctx context.Context, in *ecrapi.StartImageScanIn
 	if !registry.Active(m) {
 		return nil, ecrapi.NewImageArchivedException("The image is archived: restore it with UpdateImageStorageClass to STANDARD before scanning it.")
 	}
-	_, err = sv.Queue(ctx, r, m.Digest, scan.Request{Limited: true})
+	_, err = sv.Queue(ctx, r, m.Digest, req)
 	switch {
 	case errors.Is(err, meta.ErrScanLimit):
 		return nil, ecrapi.NewLimitExceededException("The scan quota per image has been exceeded. Wait and try again.")
@@ -215,6 +227,21 @@ func (s *Server) StartImageScan(ctx context.Context, in *ecrapi.StartImageScanIn
 		ImageId:         &id,
 		ImageScanStatus: &ecrapi.ImageScanStatus{Status: &st},
 	}, nil
+}
+
+// eligibilityExpired reports whether the image's scan is presented as
+// SCAN_ELIGIBILITY_EXPIRED.
+func (s *Server) eligibilityExpired(ctx context.Context, c scan.Config, r meta.Repository, d string) (bool, error) {
+	scans, err := scan.GetSummaries(ctx, s.Meta, r.ID, []string{d})
+	if err != nil {
+		return false, err
+	}
+	sc, ok := scans[d]
+	if !ok {
+		return false, nil
+	}
+	st, _ := scan.Status(sc, c, r)
+	return st == scan.StatusExpired, nil
 }
 
 // findingsPage is the state of a DescribeImageScanFindings nextToken.
@@ -263,7 +290,7 @@ func (s *Server) DescribeImageScanFindings(ctx context.Context, in *ecrapi.Descr
 	if err != nil {
 		return nil, err
 	}
-	status, desc := scan.Status(meta.ImageScan{Status: rep.Status, Description: rep.Description}, c, r)
+	status, desc := scan.Status(meta.ImageScan{Status: rep.Status, Description: rep.Description, ExpiredAt: rep.ExpiredAt}, c, r)
 	sst := ecrapi.ScanStatus(status)
 	out := &ecrapi.DescribeImageScanFindingsOutput{
 		RegistryId:      ecrapi.Ptr(account),

@@ -38,7 +38,12 @@ type Inventory struct {
 	// one re-reads the layers instead of trusting an older inventory.
 	Version string
 	// Data is the encoded inventory, opaque to the store.
-	Data      []byte
+	Data []byte
+	// KeySet is the compact set of vulnerability data keys the
+	// inventory's packages are matched by (encoded by internal/scan,
+	// opaque here; nil: unknown), so that a rescan after an import skips
+	// the inventories the import did not touch without reading Data.
+	KeySet    []byte
 	CreatedAt time.Time // zero on input: now
 }
 
@@ -69,6 +74,10 @@ type ImageScan struct {
 	// Findings is the encoded findings, opaque to the store; it is read
 	// only by GetScan and ListRematch.
 	Findings []byte
+	// ExpiredAt is when ExpireScans found the image's continuous scanning
+	// eligibility lapsed (zero: eligible); a scan or rematch written
+	// since clears it.
+	ExpiredAt time.Time
 }
 
 // ScanRequest asks QueueScan for a scan of an image.
@@ -108,6 +117,36 @@ type ScanResult struct {
 	IfCompletedAt time.Time
 }
 
+// ActiveSince says which images are still eligible for continuous
+// scanning: those pushed, tagged or asked a scan of at or after Pushed, or
+// pulled at or after Pulled. Zero Pushed: every image (no limit); zero
+// Pulled: pulls do not count.
+type ActiveSince struct {
+	Pushed, Pulled time.Time
+}
+
+// RematchQuery selects the completed scans (with an inventory) of a
+// repository that a rescan reads: a page by digest after After, or, when
+// Digests is not nil, those images. Images not active (Active) are left
+// out.
+type RematchQuery struct {
+	RepoID  int64
+	After   string
+	Limit   int
+	Digests []string
+	Active  ActiveSince
+}
+
+// RematchKey is what ListRematchKeys lists of a completed scan: enough to
+// decide whether a targeted rescan reads it.
+type RematchKey struct {
+	Digest string
+	// KeySet is the inventory's (nil: unknown).
+	KeySet []byte
+	// Expired is whether the scan is marked eligibility-expired.
+	Expired bool
+}
+
 // RematchItem is a completed scan listed for a rescan, with the inventory
 // it was matched from.
 type RematchItem struct {
@@ -132,22 +171,32 @@ type ScanStore interface {
 	// IfUnscanned found a scan; ErrScanLimit (see ScanRequest.LimitSince);
 	// ErrNotFound when the image does not exist.
 	QueueScan(ctx context.Context, r ScanRequest) (bool, error)
-	// FinishScan writes the outcome of a scan; ErrNotFound when the image
-	// (or its scan) went meanwhile.
+	// FinishScan writes the outcome of a scan (clearing an expiry mark);
+	// ErrNotFound when the image (or its scan) went meanwhile.
 	FinishScan(ctx context.Context, r ScanResult) error
 	// GetScan returns an image's scan with its findings (ErrNotFound).
 	GetScan(ctx context.Context, repoID int64, digest string) (ImageScan, error)
 	// GetScans returns the scans of the given images of a repository,
 	// without findings, by digest; images never scanned are absent.
 	GetScans(ctx context.Context, repoID int64, digests []string) (map[string]ImageScan, error)
-	// ListRematch lists up to limit completed scans of the repository
-	// whose digest sorts after "after", by digest, each with its findings
-	// and inventory. Scans without an inventory are skipped.
-	ListRematch(ctx context.Context, repoID int64, after string, limit int) ([]RematchItem, error)
-	// PutRematch writes the outcomes of a rescan in one transaction. A
-	// result whose scan is no longer complete (a new scan was queued
-	// meanwhile) or whose image went is skipped; written counts those
-	// that were applied.
+	// ListRematch lists the completed scans q selects, by digest, each
+	// with its findings and inventory. Scans without an inventory are
+	// skipped.
+	ListRematch(ctx context.Context, q RematchQuery) ([]RematchItem, error)
+	// ListRematchKeys lists what ListRematch would, without findings or
+	// inventory data: digests, key sets and expiry marks.
+	ListRematchKeys(ctx context.Context, q RematchQuery) ([]RematchKey, error)
+	// PutInventoryKeySets sets the key sets of stored inventories (by
+	// digest), in one transaction; missing inventories are skipped.
+	PutInventoryKeySets(ctx context.Context, sets map[string][]byte) error
+	// ExpireScans marks at "at" the completed, unmarked scans of the
+	// repository's images that are not active (see ActiveSince; a zero
+	// active.Pushed marks nothing) and returns how many it marked.
+	ExpireScans(ctx context.Context, repoID int64, active ActiveSince, at time.Time) (int64, error)
+	// PutRematch writes the outcomes of a rescan in one transaction,
+	// clearing expiry marks. A result whose scan is no longer complete (a
+	// new scan was queued meanwhile) or whose image went is skipped;
+	// written counts those that were applied.
 	PutRematch(ctx context.Context, rs []ScanResult) (written int, err error)
 
 	// ReferredSubjects returns which of the given manifests of a

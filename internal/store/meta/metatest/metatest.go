@@ -107,6 +107,8 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 		{"ScanConcurrentLimit", testScanConcurrentLimit},
 		{"ScanGetScans", testGetScans},
 		{"ScanRematch", testRematch},
+		{"ScanRematchTargets", testRematchTargets},
+		{"ScanExpire", testScanExpire},
 		{"ScanReferredSubjects", testReferredSubjects},
 	}
 	for _, tc := range tests {

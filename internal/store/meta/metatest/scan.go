@@ -267,7 +267,7 @@ func testRematch(t *testing.T, s meta.Store) {
 	var items []meta.RematchItem
 	after := ""
 	for {
-		page, err := s.ListRematch(c, r.ID, after, 2)
+		page, err := s.ListRematch(c, meta.RematchQuery{RepoID: r.ID, After: after, Limit: 2})
 		must(t, err)
 		items = append(items, page...)
 		if len(page) < 2 {

@@ -5,13 +5,15 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
 	"github.com/wharfhq/wharf/internal/store/meta"
 )
 
-// Image scanning (tables scan_inventories and image_scans, migration 0010).
+// Image scanning (tables scan_inventories and image_scans, migration 0010;
+// key sets and expiry marks, 0012).
 
 // severityCols are the count columns of image_scans by ECR severity.
 var severityCols = []struct{ sev, col string }{
@@ -45,19 +47,19 @@ func countArgs(counts map[string]int) ([]any, error) {
 }
 
 const scanCols = `repo_id, digest, status, description, requested_at, completed_at, source_updated_at,
-    n_critical, n_high, n_medium, n_low, n_informational, n_undefined, findings_hash`
+    n_critical, n_high, n_medium, n_low, n_informational, n_undefined, findings_hash, expired_at`
 
 // scanScan reads scanCols (and, with findings, the findings column after
 // them) into an ImageScan; extra receives further columns.
 func scanScan(sc interface{ Scan(...any) error }, findings bool, extra ...any) (meta.ImageScan, error) {
 	var s meta.ImageScan
-	var req, done, src int64
+	var req, done, src, expired int64
 	n := make([]int, len(severityCols))
 	dest := []any{&s.RepoID, &s.Digest, &s.Status, &s.Description, &req, &done, &src}
 	for i := range n {
 		dest = append(dest, &n[i])
 	}
-	dest = append(dest, &s.FindingsHash)
+	dest = append(dest, &s.FindingsHash, &expired)
 	if findings {
 		dest = append(dest, &s.Findings)
 	}
@@ -65,7 +67,7 @@ func scanScan(sc interface{ Scan(...any) error }, findings bool, extra ...any) (
 	if err := sc.Scan(dest...); err != nil {
 		return meta.ImageScan{}, err
 	}
-	s.RequestedAt, s.CompletedAt, s.SourceUpdatedAt = fromNanos(req), fromNanos(done), fromNanos(src)
+	s.RequestedAt, s.CompletedAt, s.SourceUpdatedAt, s.ExpiredAt = fromNanos(req), fromNanos(done), fromNanos(src), fromNanos(expired)
 	for i, c := range severityCols {
 		if n[i] > 0 {
 			if s.Counts == nil {
@@ -83,18 +85,34 @@ func (s *Store) PutInventory(ctx context.Context, inv meta.Inventory) (err error
 	if inv.Digest == "" || inv.Data == nil {
 		return errors.New("sqlstore: put inventory: empty digest or data")
 	}
-	_, err = s.exec(ctx, s.w, `INSERT INTO scan_inventories (digest, version, data, created_at) VALUES (?, ?, ?, ?)
+	return s.write(ctx, "put inventory", func(tx *sql.Tx) error {
+		if _, err := s.exec(ctx, tx, `INSERT INTO scan_inventories (digest, version, data, created_at) VALUES (?, ?, ?, ?)
 ON CONFLICT (digest) DO UPDATE SET version = excluded.version, data = excluded.data, created_at = excluded.created_at`,
-		inv.Digest, inv.Version, inv.Data, s.nanosOrNow(inv.CreatedAt))
-	return s.wrap("put inventory", err)
+			inv.Digest, inv.Version, inv.Data, s.nanosOrNow(inv.CreatedAt)); err != nil {
+			return err
+		}
+		return s.putKeySet(ctx, tx, inv.Digest, inv.KeySet)
+	})
+}
+
+// putKeySet replaces the key set of a stored inventory (nil: unknown).
+func (s *Store) putKeySet(ctx context.Context, tx *sql.Tx, digest string, ks []byte) error {
+	if ks == nil {
+		_, err := s.exec(ctx, tx, `DELETE FROM scan_key_sets WHERE digest = ?`, digest)
+		return err
+	}
+	_, err := s.exec(ctx, tx, `INSERT INTO scan_key_sets (digest, key_set) SELECT digest, ? FROM scan_inventories WHERE digest = ?
+ON CONFLICT (digest) DO UPDATE SET key_set = excluded.key_set`, ks, digest)
+	return err
 }
 
 // GetInventory returns the inventory of a manifest.
 func (s *Store) GetInventory(ctx context.Context, digest string) (inv meta.Inventory, err error) {
 	defer catch("get inventory", &err)
 	var created int64
-	err = s.row(ctx, s.r, `SELECT version, data, created_at FROM scan_inventories WHERE digest = ?`, digest).
-		Scan(&inv.Version, &inv.Data, &created)
+	err = s.row(ctx, s.r, `SELECT i.version, i.data, k.key_set, i.created_at
+FROM scan_inventories i LEFT JOIN scan_key_sets k ON k.digest = i.digest WHERE i.digest = ?`, digest).
+		Scan(&inv.Version, &inv.Data, &inv.KeySet, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return meta.Inventory{}, notFound("inventory of %s", digest)
 	}
@@ -190,7 +208,7 @@ func (s *Store) FinishScan(ctx context.Context, r meta.ScanResult) (err error) {
 	args = append(args, counts...)
 	args = append(args, r.FindingsHash, r.Findings, r.RepoID, r.Digest)
 	n, err := s.exec(ctx, s.w, `UPDATE image_scans SET status = ?, description = ?, completed_at = ?, source_updated_at = ?,
-    n_critical = ?, n_high = ?, n_medium = ?, n_low = ?, n_informational = ?, n_undefined = ?, findings_hash = ?, findings = ?
+    n_critical = ?, n_high = ?, n_medium = ?, n_low = ?, n_informational = ?, n_undefined = ?, findings_hash = ?, findings = ?, expired_at = 0
 WHERE repo_id = ? AND digest = ?`, args...)
 	if err != nil {
 		return s.wrap("finish scan", err)
@@ -260,12 +278,67 @@ func (s *Store) GetScans(ctx context.Context, repoID int64, digests []string) (o
 	return out, s.wrap("get scans", rows.Err())
 }
 
+// rematchWhere is the FROM and WHERE of what a RematchQuery selects, with
+// its arguments: completed scans joined with their inventories (and
+// manifests, to tell active images), a page by digest or the given
+// digests.
+func rematchWhere(q meta.RematchQuery) (string, []any) {
+	cond, condArgs := activeCond(q.Active)
+	w := `FROM image_scans s JOIN scan_inventories i ON i.digest = s.digest
+LEFT JOIN scan_key_sets k ON k.digest = s.digest`
+	if cond != "" {
+		w += `
+JOIN manifests m ON m.repo_id = s.repo_id AND m.digest = s.digest`
+	}
+	w += `
+WHERE s.repo_id = ? AND s.status = ?`
+	args := []any{q.RepoID, meta.ScanComplete}
+	if q.Digests != nil {
+		if len(q.Digests) == 0 {
+			w += ` AND 1 = 0`
+		} else {
+			w += ` AND s.digest IN (?` + strings.Repeat(`, ?`, len(q.Digests)-1) + `)`
+			for _, d := range q.Digests {
+				args = append(args, d)
+			}
+		}
+	} else {
+		w += ` AND s.digest > ?`
+		args = append(args, q.After)
+	}
+	w += cond
+	args = append(args, condArgs...)
+	w += ` ORDER BY s.digest`
+	if q.Digests == nil {
+		w += ` LIMIT ?`
+		args = append(args, lim(q.Limit))
+	}
+	return w, args
+}
+
+// activeCond is the condition that image s (manifest m) is active since
+// a: pushed, tagged or asked a scan of since a.Pushed, or pulled since
+// a.Pulled. Tags count because a push of an existing manifest under a new
+// tag does not move its pushed_at.
+func activeCond(a meta.ActiveSince) (string, []any) {
+	if a.Pushed.IsZero() {
+		return "", nil
+	}
+	pushed, pulled := a.Pushed.UnixNano(), int64(math.MaxInt64)
+	if !a.Pulled.IsZero() {
+		pulled = a.Pulled.UnixNano()
+	}
+	return ` AND (m.pushed_at >= ? OR s.requested_at >= ? OR m.last_pull_at >= ?
+  OR EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = s.repo_id AND t.digest = s.digest AND t.updated_at >= ?))`,
+		[]any{pushed, pushed, pulled, pushed}
+}
+
 // ListRematch lists completed scans of a repository with their inventories.
-func (s *Store) ListRematch(ctx context.Context, repoID int64, after string, limit int) (out []meta.RematchItem, err error) {
+func (s *Store) ListRematch(ctx context.Context, q meta.RematchQuery) (out []meta.RematchItem, err error) {
 	defer catch("list rematch", &err)
-	rows, err := s.r.QueryContext(ctx, s.d.Rebind(`SELECT `+prefixCols("s.", scanCols)+`, s.findings, i.version, i.data, i.created_at
-FROM image_scans s JOIN scan_inventories i ON i.digest = s.digest
-WHERE s.repo_id = ? AND s.status = ? AND s.digest > ? ORDER BY s.digest LIMIT ?`), repoID, meta.ScanComplete, after, lim(limit))
+	w, args := rematchWhere(q)
+	rows, err := s.r.QueryContext(ctx, s.d.Rebind(`SELECT `+prefixCols("s.", scanCols)+`, s.findings, i.version, i.data, k.key_set, i.created_at
+`+w), args...)
 	if err != nil {
 		return nil, s.wrap("list rematch", err)
 	}
@@ -273,7 +346,7 @@ WHERE s.repo_id = ? AND s.status = ? AND s.digest > ? ORDER BY s.digest LIMIT ?`
 	for rows.Next() {
 		var it meta.RematchItem
 		var created int64
-		it.Scan, err = scanScan(rows, true, &it.Inventory.Version, &it.Inventory.Data, &created)
+		it.Scan, err = scanScan(rows, true, &it.Inventory.Version, &it.Inventory.Data, &it.Inventory.KeySet, &created)
 		if err != nil {
 			return nil, s.wrap("list rematch", err)
 		}
@@ -281,6 +354,59 @@ WHERE s.repo_id = ? AND s.status = ? AND s.digest > ? ORDER BY s.digest LIMIT ?`
 		out = append(out, it)
 	}
 	return out, s.wrap("list rematch", rows.Err())
+}
+
+// ListRematchKeys lists what ListRematch would without the large columns.
+func (s *Store) ListRematchKeys(ctx context.Context, q meta.RematchQuery) (out []meta.RematchKey, err error) {
+	defer catch("list rematch keys", &err)
+	w, args := rematchWhere(q)
+	rows, err := s.r.QueryContext(ctx, s.d.Rebind(`SELECT s.digest, k.key_set, s.expired_at
+`+w), args...)
+	if err != nil {
+		return nil, s.wrap("list rematch keys", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k meta.RematchKey
+		var expired int64
+		if err := rows.Scan(&k.Digest, &k.KeySet, &expired); err != nil {
+			return nil, s.wrap("list rematch keys", err)
+		}
+		k.Expired = expired != 0
+		out = append(out, k)
+	}
+	return out, s.wrap("list rematch keys", rows.Err())
+}
+
+// PutInventoryKeySets sets the key sets of stored inventories.
+func (s *Store) PutInventoryKeySets(ctx context.Context, sets map[string][]byte) (err error) {
+	defer catch("put inventory key sets", &err)
+	if len(sets) == 0 {
+		return nil
+	}
+	return s.write(ctx, "put inventory key sets", func(tx *sql.Tx) error {
+		for d, ks := range sets {
+			if err := s.putKeySet(ctx, tx, d, ks); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ExpireScans marks the completed scans of inactive images, in one
+// statement (the tags_digest index serves the tag check).
+func (s *Store) ExpireScans(ctx context.Context, repoID int64, active meta.ActiveSince, at time.Time) (n int64, err error) {
+	defer catch("expire scans", &err)
+	c, args := activeCond(active)
+	if c == "" {
+		return 0, nil
+	}
+	all := append([]any{s.nanosOrNow(at), repoID, meta.ScanComplete}, args...)
+	n, err = s.exec(ctx, s.w, `UPDATE image_scans SET expired_at = ? WHERE repo_id = ? AND status = ? AND expired_at = 0
+AND NOT EXISTS (SELECT 1 FROM manifests m, image_scans s WHERE s.repo_id = image_scans.repo_id AND s.digest = image_scans.digest
+  AND m.repo_id = s.repo_id AND m.digest = s.digest`+c+`)`, all...)
+	return n, s.wrap("expire scans", err)
 }
 
 // prefixCols qualifies a comma-separated column list with a table alias.
@@ -315,7 +441,7 @@ func (s *Store) PutRematch(ctx context.Context, rs []meta.ScanResult) (written i
 			var err error
 			done := s.nanosOrNow(r.CompletedAt)
 			if r.Unchanged {
-				n, err = s.exec(ctx, tx, `UPDATE image_scans SET completed_at = ?, source_updated_at = ?
+				n, err = s.exec(ctx, tx, `UPDATE image_scans SET completed_at = ?, source_updated_at = ?, expired_at = 0
 WHERE repo_id = ? AND digest = ? AND status = ? AND completed_at = ?`,
 					done, nanos(r.SourceUpdatedAt), r.RepoID, r.Digest, meta.ScanComplete, nanos(r.IfCompletedAt))
 			} else {
@@ -324,7 +450,7 @@ WHERE repo_id = ? AND digest = ? AND status = ? AND completed_at = ?`,
 				args = append(args, counts...)
 				args = append(args, r.FindingsHash, r.Findings, r.RepoID, r.Digest, meta.ScanComplete, nanos(r.IfCompletedAt))
 				n, err = s.exec(ctx, tx, `UPDATE image_scans SET status = ?, description = ?, completed_at = ?, source_updated_at = ?,
-    n_critical = ?, n_high = ?, n_medium = ?, n_low = ?, n_informational = ?, n_undefined = ?, findings_hash = ?, findings = ?
+    n_critical = ?, n_high = ?, n_medium = ?, n_low = ?, n_informational = ?, n_undefined = ?, findings_hash = ?, findings = ?, expired_at = 0
 WHERE repo_id = ? AND digest = ? AND status = ? AND completed_at = ?`, args...)
 			}
 			if err != nil {
