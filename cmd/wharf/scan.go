@@ -375,7 +375,7 @@ Setting it queues a rescan that applies it. Without flags, prints it.`,
 							e.PullDateRescanDuration = ""
 						}
 					}
-					if e, err = wscan.SaveEligibility(ctx, reg.Meta(), account, e, time.Now()); err != nil {
+					if e, err = wscan.SaveEligibility(ctx, reg.Meta(), account, e, time.Now(), cliActor().Principal); err != nil {
 						return err
 					}
 				}

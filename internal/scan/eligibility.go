@@ -129,8 +129,8 @@ func LoadEligibility(ctx context.Context, st meta.ECRStore, accountID string) (E
 // SaveEligibility validates and stores an account's eligibility, then
 // queues a rescan of the account that touches no package: it marks the
 // images that lapsed and brings back those eligible again, re-matching
-// nothing else.
-func SaveEligibility(ctx context.Context, st meta.Store, accountID string, e Eligibility, now time.Time) (Eligibility, error) {
+// nothing else. The change is audited (scan.eligibility) as done by actor.
+func SaveEligibility(ctx context.Context, st meta.Store, accountID string, e Eligibility, now time.Time, actor string) (Eligibility, error) {
 	if err := e.Validate(); err != nil {
 		return Eligibility{}, err
 	}
@@ -141,6 +141,9 @@ func SaveEligibility(ctx context.Context, st meta.Store, accountID string, e Eli
 	}
 	if err := st.PutAccountSetting(ctx, accountID, eligibilitySetting, string(b)); err != nil {
 		return Eligibility{}, err
+	}
+	if _, err := st.AppendAudit(context.WithoutCancel(ctx), meta.AuditEvent{AccountID: accountID, Action: "scan.eligibility", Actor: actor, Detail: b}); err != nil {
+		return e, fmt.Errorf("scan: eligibility stored but not audited: %w", err)
 	}
 	if err := EnqueueTargetedRescan(ctx, st, accountID, now, []meta.VulnPackage{}); err != nil {
 		return e, err

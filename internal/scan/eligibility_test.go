@@ -3,6 +3,7 @@ package scan_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,8 +81,12 @@ func TestScanEligibilityExpiry(t *testing.T) {
 	if err := e.meta.TouchPull(ctx, r.ID, dy, t0.Add(5*day)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := scan.SaveEligibility(ctx, e.meta, testAccount, scan.Eligibility{RescanDuration: "DAYS_14", PullDateRescanDuration: "DAYS_30"}, e.now); err != nil {
+	if _, err := scan.SaveEligibility(ctx, e.meta, testAccount, scan.Eligibility{RescanDuration: "DAYS_14", PullDateRescanDuration: "DAYS_30"}, e.now, "tester"); err != nil {
 		t.Fatal(err)
+	}
+	if ev, err := e.meta.ListAudit(ctx, meta.AuditFilter{AccountID: testAccount, Action: "scan.eligibility"}); err != nil || len(ev) != 1 ||
+		ev[0].Actor != "tester" || !strings.Contains(string(ev[0].Detail), `"DAYS_14"`) {
+		t.Fatalf("audit: %+v, %v", ev, err)
 	}
 	if n := e.runJobs(t, scan.KindRescan); n != 1 {
 		t.Fatalf("ran %d rescans", n)

@@ -45,7 +45,7 @@ func TestScanningEligibilityExpired(t *testing.T) {
 	}
 
 	// 14 days after push; the rescan the setting queues runs 15 days on.
-	if _, err := scan.SaveEligibility(ctx, e.app.Stores.Meta, account, scan.Eligibility{RescanDuration: "DAYS_14"}, time.Now()); err != nil {
+	if _, err := scan.SaveEligibility(ctx, e.app.Stores.Meta, account, scan.Eligibility{RescanDuration: "DAYS_14"}, time.Now(), "tester"); err != nil {
 		t.Fatal(err)
 	}
 	later := time.Now().Add(15 * 24 * time.Hour)

@@ -89,7 +89,7 @@ func (s *Server) PutScanEligibility(ctx context.Context, in *PutScanEligibilityI
 		return nil, err
 	}
 	e, err := scan.SaveEligibility(ctx, s.Meta, account, scan.Eligibility{
-		RescanDuration: *in.RescanDuration, PullDateRescanDuration: awsjson.Deref(in.PullDateRescanDuration)}, s.now())
+		RescanDuration: *in.RescanDuration, PullDateRescanDuration: awsjson.Deref(in.PullDateRescanDuration)}, s.now(), caller(ctx).String())
 	if errors.Is(err, scan.ErrInvalidEligibility) {
 		return nil, ecrapi.NewInvalidParameterException(strings.TrimPrefix(err.Error(), scan.ErrInvalidEligibility.Error()+": "))
 	}
