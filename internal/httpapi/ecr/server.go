@@ -7,7 +7,6 @@ package ecr
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/wharfhq/wharf/internal/access/token"
 	"github.com/wharfhq/wharf/internal/awsjson"
 	"github.com/wharfhq/wharf/internal/awsjson/ecrapi"
+	"github.com/wharfhq/wharf/internal/httpapi/ctlauth"
 	"github.com/wharfhq/wharf/internal/registry"
 	"github.com/wharfhq/wharf/internal/scan"
 	"github.com/wharfhq/wharf/internal/scan/gate"
@@ -56,19 +56,17 @@ func (s *Server) now() time.Time {
 	return time.Now()
 }
 
-// caller returns the authenticated principal of the request.
-func caller(ctx context.Context) access.Principal {
-	p, _ := awsjson.Principal(ctx).(access.Principal)
-	return p
-}
+// The request's caller and addressed account, and ECR's exceptions for
+// denials and missing repositories, as both control-plane servers use them.
+var (
+	caller       = ctlauth.Caller
+	registryID   = ctlauth.RegistryID
+	accessDenied = ctlauth.AccessDenied
+	repoNotFound = ctlauth.RepoNotFound
+)
 
-// registryID is the account a request addresses: the registryId member when
-// given, else the caller's own account (as ECR defaults it).
-func registryID(ctx context.Context, id *string) string {
-	if id != nil && *id != "" {
-		return *id
-	}
-	return caller(ctx).AccountID
+func (s *Server) guard() ctlauth.Guard {
+	return ctlauth.Guard{Authz: s.Authz, Region: s.Region, Registry: s.Registry}
 }
 
 // host is the registry address used in repositoryUri and proxyEndpoint.
@@ -82,22 +80,9 @@ func (s *Server) host(ctx context.Context) string {
 	return "localhost"
 }
 
-// accessDenied is ECR's answer to a request no policy allows.
-func accessDenied(p access.Principal, action, arn string) error {
-	return &awsjson.Error{Code: "AccessDeniedException", Status: http.StatusBadRequest,
-		Message: "User: " + p.String() + " is not authorized to perform: " + action + " on resource: " + arn +
-			" because no policy allows the " + action + " action"}
-}
-
 // authorize checks one action on a repository ("" = the registry).
 func (s *Server) authorize(ctx context.Context, account, repo, action string) error {
-	p := caller(ctx)
-	res := access.Resource{Region: s.Region, AccountID: account, Repository: repo}
-	err := s.Authz.Authorize(ctx, p, action, res)
-	if errors.Is(err, access.ErrDenied) {
-		return accessDenied(p, action, res.ARN())
-	}
-	return err
+	return s.guard().Authorize(ctx, account, repo, action)
 }
 
 // authorizeOwnRegistry authorizes a registry-level action on the caller's
@@ -110,20 +95,7 @@ func (s *Server) authorizeOwnRegistry(ctx context.Context, action string) (strin
 // repository authorizes the action and loads the repository, answering
 // RepositoryNotFoundException as ECR words it.
 func (s *Server) repository(ctx context.Context, registryIDIn, name *string, action string) (meta.Repository, string, error) {
-	account := registryID(ctx, registryIDIn)
-	n := ecrapi.Deref(name)
-	if err := s.authorize(ctx, account, n, action); err != nil {
-		return meta.Repository{}, account, err
-	}
-	r, err := s.Registry.Repository(ctx, account, n, false)
-	if registry.CodeOf(err) == registry.CodeNameUnknown {
-		return meta.Repository{}, account, repoNotFound(account, n)
-	}
-	return r, account, err
-}
-
-func repoNotFound(account, name string) error {
-	return ecrapi.NewRepositoryNotFoundException("The repository with name '" + name + "' does not exist in the registry with id '" + account + "'")
+	return s.guard().Repository(ctx, registryIDIn, name, action)
 }
 
 // repoARN is the ARN of a repository.

@@ -25,7 +25,6 @@ package wharfapi
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -34,7 +33,7 @@ import (
 
 	"github.com/wharfhq/wharf/internal/access"
 	"github.com/wharfhq/wharf/internal/awsjson"
-	"github.com/wharfhq/wharf/internal/awsjson/ecrapi"
+	"github.com/wharfhq/wharf/internal/httpapi/ctlauth"
 	"github.com/wharfhq/wharf/internal/registry"
 	"github.com/wharfhq/wharf/internal/scan/sbomsvc"
 	"github.com/wharfhq/wharf/internal/scan/suppress"
@@ -104,56 +103,34 @@ func (s *Server) now() time.Time {
 func Action(op string) string { return "wharf:" + op }
 
 // caller returns the authenticated principal of the request.
-func caller(ctx context.Context) access.Principal {
-	p, _ := awsjson.Principal(ctx).(access.Principal)
-	return p
-}
+var caller = ctlauth.Caller
 
 // actor is who a write is recorded as, in tag history and audit.
 func actor(ctx context.Context) registry.Actor {
 	return registry.Actor{Principal: caller(ctx).String(), Via: "wharf-api"}
 }
 
-// registryID is the account a request addresses: registryId when given,
-// else the caller's own.
-func registryID(ctx context.Context, id *string) string {
-	if id != nil && *id != "" {
-		return *id
-	}
-	return caller(ctx).AccountID
-}
+// The addressed account and ECR's RepositoryNotFoundException, as the
+// ECR API answers them.
+var (
+	registryID   = ctlauth.RegistryID
+	repoNotFound = ctlauth.RepoNotFound
+)
 
 // authorize checks one action on a repository ("" = the registry),
 // answering ECR's AccessDeniedException.
 func (s *Server) authorize(ctx context.Context, account, repo, action string) error {
-	p := caller(ctx)
-	res := access.Resource{Region: s.Region, AccountID: account, Repository: repo}
-	err := s.Authz.Authorize(ctx, p, action, res)
-	if errors.Is(err, access.ErrDenied) {
-		return &awsjson.Error{Code: "AccessDeniedException", Status: http.StatusBadRequest,
-			Message: "User: " + p.String() + " is not authorized to perform: " + action + " on resource: " + res.ARN() +
-				" because no policy allows the " + action + " action"}
-	}
-	return err
+	return s.guard().Authorize(ctx, account, repo, action)
 }
 
 // repository authorizes the action on the named repository and loads it,
 // answering RepositoryNotFoundException as ECR words it.
 func (s *Server) repository(ctx context.Context, registryIDIn, name *string, action string) (meta.Repository, string, error) {
-	account := registryID(ctx, registryIDIn)
-	n := awsjson.Deref(name)
-	if err := s.authorize(ctx, account, n, action); err != nil {
-		return meta.Repository{}, account, err
-	}
-	r, err := s.Registry.Repository(ctx, account, n, false)
-	if registry.CodeOf(err) == registry.CodeNameUnknown {
-		return meta.Repository{}, account, repoNotFound(account, n)
-	}
-	return r, account, err
+	return s.guard().Repository(ctx, registryIDIn, name, action)
 }
 
-func repoNotFound(account, name string) error {
-	return ecrapi.NewRepositoryNotFoundException("The repository with name '" + name + "' does not exist in the registry with id '" + account + "'")
+func (s *Server) guard() ctlauth.Guard {
+	return ctlauth.Guard{Authz: s.Authz, Region: s.Region, Registry: s.Registry}
 }
 
 // Validation rules of the shapes, as ECR's model writes them.
