@@ -1,0 +1,246 @@
+package inventory
+
+import (
+	"bytes"
+	"database/sql"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"hash/adler32"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// needTool skips the test when an external tool is missing, or fails it
+// when WHARF_REQUIRE_TOOLS is set (CI, where scripts/install-tools.sh ran).
+func needTool(t testing.TB, tool string) {
+	t.Helper()
+	if _, err := exec.LookPath(tool); err != nil {
+		if os.Getenv("WHARF_REQUIRE_TOOLS") != "" {
+			t.Fatalf("%s is not installed and WHARF_REQUIRE_TOOLS is set (scripts/install-tools.sh installs it)", tool)
+		}
+		t.Skipf("%s is not installed (scripts/install-tools.sh installs it)", tool)
+	}
+}
+
+// rpmPkg is a package for rpmbuild.
+type rpmPkg struct {
+	Name, Version, Release string
+	Epoch                  int // 0: no Epoch tag
+	License                string
+	Source                 string // the source package's name: Name when ""
+}
+
+// rpmHeaders builds the packages with rpmbuild, installs them (database
+// only) into a new SQLite rpm database and returns their header blobs as
+// rpm stored them (the Packages table, by install order): the same blobs
+// rpm keeps in its Berkeley DB and NDB databases.
+func rpmHeaders(t testing.TB, pkgs ...rpmPkg) [][]byte {
+	_, h := rpmBuild(t, pkgs...)
+	return h
+}
+
+// rpmSQLite is rpmBuild's SQLite database.
+func rpmSQLite(t testing.TB, pkgs ...rpmPkg) []byte {
+	db, _ := rpmBuild(t, pkgs...)
+	return db
+}
+
+// rpmBuild returns the SQLite database file and its header blobs.
+func rpmBuild(t testing.TB, pkgs ...rpmPkg) ([]byte, [][]byte) {
+	t.Helper()
+	needTool(t, "rpm")
+	needTool(t, "rpmbuild")
+	dir := t.TempDir()
+	run := func(name string, args ...string) {
+		t.Helper()
+		cmd := exec.Command(name, args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "HOME="+dir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+		}
+	}
+	top := filepath.Join(dir, "top")
+	var rpms []string
+	for _, p := range pkgs {
+		var spec strings.Builder
+		src := p.Name
+		if p.Source != "" {
+			src = p.Source
+		}
+		// A source package of another name makes the binary a subpackage.
+		fmt.Fprintf(&spec, "Name: %s\nVersion: %s\nRelease: %s\n", src, p.Version, p.Release)
+		if p.Epoch > 0 {
+			fmt.Fprintf(&spec, "Epoch: %d\n", p.Epoch)
+		}
+		fmt.Fprintf(&spec, "Summary: test\nLicense: %s\nBuildArch: noarch\n\n%%description\ntest\n", p.License)
+		if src != p.Name {
+			fmt.Fprintf(&spec, "\n%%package -n %s\nSummary: test\n%%description -n %s\ntest\n%%files -n %s\n", p.Name, p.Name, p.Name)
+		} else {
+			spec.WriteString("%files\n")
+		}
+		f := filepath.Join(dir, p.Name+".spec")
+		if err := os.WriteFile(f, []byte(spec.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		run("rpmbuild", "-bb", "--quiet", "--define", "_topdir "+top, f)
+		rpms = append(rpms, filepath.Join(top, "RPMS", "noarch", fmt.Sprintf("%s-%s-%s.noarch.rpm", p.Name, p.Version, p.Release)))
+	}
+	root := filepath.Join(dir, "root")
+	db := []string{"--root", root, "--define", "_dbpath /var/lib/rpm", "--define", "_db_backend sqlite"}
+	run("rpm", append(db, "--initdb")...)
+	// One transaction per package: install order is the list's.
+	for _, r := range rpms {
+		run("rpm", append(db, "-i", "--justdb", "--nodeps", "--noscripts", "--notriggers", r)...)
+	}
+	dbFile := filepath.Join(root, "var", "lib", "rpm", "rpmdb.sqlite")
+	file, err := os.ReadFile(dbFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdb, err := sql.Open("sqlite", "file:"+dbFile+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sdb.Close()
+	rows, err := sdb.Query("SELECT hnum, blob FROM Packages ORDER BY hnum")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var n int
+		var b []byte
+		if err := rows.Scan(&n, &b); err != nil {
+			t.Fatal(err)
+		}
+		if n != len(out)+1 {
+			t.Fatalf("header number %d, want %d", n, len(out)+1)
+		}
+		out = append(out, b)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != len(pkgs) {
+		t.Fatalf("%d headers for %d packages", len(out), len(pkgs))
+	}
+	return file, out
+}
+
+// berkeleyDB loads the headers into a Berkeley DB hash database with
+// db_load, as rpm before 4.16 keeps Packages (CentOS/RHEL 7 and 8, Amazon
+// Linux 2, SLES 12/15 before SP3): key the header instance (a native
+// endian uint32, from 1), value the header blob; key 0 holds the last
+// instance allocated, as rpm's "join key".
+func berkeleyDB(t testing.TB, headers [][]byte) []byte {
+	t.Helper()
+	needTool(t, "db_load")
+	var in bytes.Buffer
+	// db_dump's format; rpm's databases have 4 KiB pages.
+	in.WriteString("VERSION=3\nformat=bytevalue\ntype=hash\ndb_pagesize=4096\nHEADER=END\n")
+	rec := func(k uint32, v []byte) {
+		key := binary.LittleEndian.AppendUint32(nil, k)
+		fmt.Fprintf(&in, " %s\n %s\n", hex.EncodeToString(key), hex.EncodeToString(v))
+	}
+	rec(0, binary.LittleEndian.AppendUint32(nil, uint32(len(headers))))
+	for i, h := range headers {
+		rec(uint32(i+1), h)
+	}
+	in.WriteString("DATA=END\n")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "Packages")
+	cmd := exec.Command("db_load", "-t", "hash", out)
+	cmd.Dir = dir
+	cmd.Stdin = &in
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("db_load: %v\n%s", err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// ndbWriter writes rpm's NDB Packages.db (rpm 4.16+'s "ndb" backend, SUSE's
+// default since SLE 15 SP3 / Leap 15.3), laid out as rpm's
+// lib/backend/ndb/rpmpkg.c does; the tests' own writer, as no tool here
+// writes NDB. Little endian throughout:
+//
+//   - header, 32 bytes: "RpmP", version 0, generation, slot page count,
+//     next package index;
+//   - slot pages of 4 KiB, the first starting after the header: 16-byte
+//     slots "Slot", package index, block offset, block count (all 0 for a
+//     free slot);
+//   - after the slot pages, blobs in 16-byte blocks: a head "BlbS",
+//     package index, timestamp, length; the header blob; zero padding;
+//     a tail of the Adler-32 of head, blob and padding, the length, "BlbE".
+type ndbWriter struct {
+	slotPages int
+	// erased are package indexes whose slot and blob were erased (as
+	// rpm -e leaves them: a free slot and zeroed blocks).
+	erased map[uint32]bool
+}
+
+const (
+	ndbBlk      = 16
+	ndbPage     = 4096
+	ndbHeadSize = 32
+)
+
+func le32(b []byte, v ...uint32) {
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], x)
+	}
+}
+
+func (w ndbWriter) write(headers [][]byte) []byte {
+	pages := max(w.slotPages, 1)
+	slotsEnd := pages * ndbPage
+	var blobs []byte
+	type slot struct{ idx, off, cnt uint32 }
+	var slots []slot
+	for i, h := range headers {
+		idx := uint32(i + 1)
+		cnt := (16 + len(h) + 12 + ndbBlk - 1) / ndbBlk
+		off := (slotsEnd + len(blobs)) / ndbBlk
+		blk := make([]byte, cnt*ndbBlk)
+		le32(blk, 'B'|'l'<<8|'b'<<16|'S'<<24, idx, 1700000000+idx, uint32(len(h)))
+		copy(blk[16:], h)
+		tail := blk[len(blk)-12:]
+		le32(tail, adler32.Checksum(blk[:len(blk)-12]), uint32(len(h)), 'B'|'l'<<8|'b'<<16|'E'<<24)
+		if w.erased[idx] {
+			clear(blk)
+			slots = append(slots, slot{})
+		} else {
+			slots = append(slots, slot{idx, uint32(off), uint32(cnt)})
+		}
+		blobs = append(blobs, blk...)
+	}
+	f := make([]byte, slotsEnd, slotsEnd+len(blobs))
+	le32(f, 'R'|'p'<<8|'m'<<16|'P'<<24, 0, uint32(2*len(headers)+1), uint32(pages), uint32(len(headers)+1))
+	// Every slot carries the magic, free ones too.
+	for o := ndbHeadSize; o < slotsEnd; o += 16 {
+		le32(f[o:], 'S'|'l'<<8|'o'<<16|'t'<<24)
+	}
+	for i, s := range slots {
+		le32(f[ndbHeadSize+16*i+4:], s.idx, s.off, s.cnt)
+	}
+	return append(f, blobs...)
+}
+
+// rpmVersion is an rpm package's version as Packages carry it.
+func (p rpmPkg) version() string {
+	v := p.Version + "-" + p.Release
+	if p.Epoch > 0 {
+		v = strconv.Itoa(p.Epoch) + ":" + v
+	}
+	return v
+}

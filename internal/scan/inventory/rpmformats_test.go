@@ -1,0 +1,267 @@
+package inventory
+
+import (
+	"encoding/binary"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// OS releases of images whose rpm database is Berkeley DB (RHEL 8 family,
+// Amazon Linux 2, RHEL 7) or NDB (SUSE).
+const (
+	almaLinux8OSRelease = `NAME="AlmaLinux"
+VERSION="8.9 (Midnight Oncilla)"
+ID="almalinux"
+ID_LIKE="rhel centos fedora"
+VERSION_ID="8.9"
+PLATFORM_ID="platform:el8"
+PRETTY_NAME="AlmaLinux 8.9 (Midnight Oncilla)"
+CPE_NAME="cpe:/o:almalinux:almalinux:8::baseos"
+`
+	rocky8OSRelease = `NAME="Rocky Linux"
+VERSION="8.9 (Green Obsidian)"
+ID="rocky"
+ID_LIKE="rhel centos fedora"
+VERSION_ID="8.9"
+PLATFORM_ID="platform:el8"
+PRETTY_NAME="Rocky Linux 8.9 (Green Obsidian)"
+CPE_NAME="cpe:/o:rocky:rocky:8:GA"
+`
+	rhel7OSRelease = `NAME="Red Hat Enterprise Linux Server"
+VERSION="7.9 (Maipo)"
+ID="rhel"
+ID_LIKE="fedora"
+VARIANT="Server"
+VARIANT_ID="server"
+VERSION_ID="7.9"
+PRETTY_NAME="Red Hat Enterprise Linux Server 7.9 (Maipo)"
+CPE_NAME="cpe:/o:redhat:enterprise_linux:7.9:GA:server"
+`
+	amazonLinux2OSRelease = `NAME="Amazon Linux"
+VERSION="2"
+ID="amzn"
+ID_LIKE="centos rhel fedora"
+VERSION_ID="2"
+PRETTY_NAME="Amazon Linux 2"
+CPE_NAME="cpe:2.3:o:amazon:amazon_linux:2"
+`
+	centos7OSRelease = `NAME="CentOS Linux"
+VERSION="7 (Core)"
+ID="centos"
+ID_LIKE="rhel fedora"
+VERSION_ID="7"
+PRETTY_NAME="CentOS Linux 7 (Core)"
+CPE_NAME="cpe:/o:centos:centos:7"
+`
+	leap155OSRelease = `NAME="openSUSE Leap"
+VERSION="15.5"
+ID="opensuse-leap"
+ID_LIKE="suse opensuse"
+VERSION_ID="15.5"
+PRETTY_NAME="openSUSE Leap 15.5"
+CPE_NAME="cpe:/o:opensuse:leap:15.5"
+`
+	tumbleweedOSRelease = `NAME="openSUSE Tumbleweed"
+ID="opensuse-tumbleweed"
+ID_LIKE="opensuse suse"
+VERSION_ID="20240101"
+PRETTY_NAME="openSUSE Tumbleweed"
+CPE_NAME="cpe:/o:opensuse:tumbleweed:20240101"
+`
+	sles155OSRelease = `NAME="SLES"
+VERSION="15-SP5"
+VERSION_ID="15.5"
+PRETTY_NAME="SUSE Linux Enterprise Server 15 SP5"
+ID="sles"
+ID_LIKE="suse"
+CPE_NAME="cpe:/o:suse:sles:15:sp5"
+`
+)
+
+// el8Packages and susePackages are what the databases hold: an epoch, a
+// binary package of another source, packages without an epoch.
+var (
+	el8Packages = []rpmPkg{
+		{Name: "openssl-libs", Version: "1.1.1k", Release: "9.el8_7", Epoch: 1, License: "OpenSSL and ASL 2.0", Source: "openssl"},
+		{Name: "bash", Version: "4.4.20", Release: "4.el8_6", License: "GPLv3+"},
+		{Name: "zlib", Version: "1.2.11", Release: "25.el8", License: "zlib and Boost"},
+	}
+	susePackages = []rpmPkg{
+		{Name: "libopenssl1_1", Version: "1.1.1l", Release: "150500.17.25.1", License: "OpenSSL", Source: "openssl-1_1"},
+		{Name: "bash", Version: "4.4", Release: "150400.27.3.2", License: "GPL-3.0-or-later"},
+		{Name: "libz1", Version: "1.2.13", Release: "150500.4.3.1", Epoch: 3, License: "Zlib", Source: "zlib"},
+	}
+)
+
+// wantRPM is the inventory's view of pkgs found at loc on distro
+// (purlDistro as osv-scalibr writes it: ID-VERSION_ID) with ecosystem eco.
+// osv-scalibr's purl namespace is the os-release ID, "suse" for SLES.
+func wantRPM(pkgs []rpmPkg, eco, purlDistro, loc string) []Package {
+	ns, _, _ := strings.Cut(purlDistro, "-")
+	switch {
+	case ns == "sles":
+		ns = "suse"
+	case strings.HasPrefix(purlDistro, "opensuse-"):
+		ns = purlDistro[:strings.LastIndexByte(purlDistro, '-')]
+	}
+	var out []Package
+	for _, p := range pkgs {
+		src := p.Name
+		if p.Source != "" {
+			src = p.Source
+		}
+		purl := "pkg:rpm/" + ns + "/" + p.Name + "@" + p.Version + "-" + p.Release +
+			"?arch=noarch&distro=" + purlDistro
+		if p.Epoch > 0 {
+			purl += "&epoch=" + p.version()[:strings.IndexByte(p.version(), ':')]
+		}
+		purl += "&sourcerpm=" + src + "-" + p.Version + "-" + p.Release + ".src.rpm"
+		w := Package{Name: p.Name, Version: p.version(), Ecosystem: eco, Kind: KindOS, Arch: "noarch",
+			PURL: purl, Locations: []string{"/" + loc}, Licenses: []string{p.License}}
+		if src != p.Name {
+			w.SourceName = src
+		}
+		out = append(out, w)
+	}
+	// convert's order: by name.
+	sortPackages(out)
+	return out
+}
+
+func sortPackages(ps []Package) {
+	for i := 1; i < len(ps); i++ {
+		for j := i; j > 0 && ps[j].Name < ps[j-1].Name; j-- {
+			ps[j], ps[j-1] = ps[j-1], ps[j]
+		}
+	}
+}
+
+func checkPackages(t *testing.T, inv *Inventory, want []Package) {
+	t.Helper()
+	if len(inv.Warnings) != 0 {
+		t.Errorf("warnings %q", inv.Warnings)
+	}
+	if len(inv.Packages) != len(want) {
+		t.Errorf("%d packages, want %d", len(inv.Packages), len(want))
+	}
+	for i := range max(len(want), len(inv.Packages)) {
+		var g, w Package
+		if i < len(inv.Packages) {
+			g = inv.Packages[i]
+		}
+		if i < len(want) {
+			w = want[i]
+		}
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("package %d:\n got %+v\nwant %+v", i, g, w)
+		}
+	}
+}
+
+// TestRPMBerkeleyDB reads a Berkeley DB rpm database that Berkeley DB's
+// own db_load wrote from real rpm headers, at the paths and on the
+// distributions that keep one.
+func TestRPMBerkeleyDB(t *testing.T) {
+	headers := rpmHeaders(t, el8Packages...)
+	db := berkeleyDB(t, headers)
+	// The file is what rpm's Berkeley DB backend reads: a hash database
+	// (magic 0x061561 at offset 12) whose header blobs, bigger than a
+	// quarter page, are on overflow pages as in real databases.
+	if len(db) < 512 || binary.LittleEndian.Uint32(db[12:]) != 0x061561 {
+		t.Fatalf("db_load wrote no hash database (%d bytes)", len(db))
+	}
+	for _, h := range headers {
+		if len(h) <= 1024 {
+			t.Fatalf("a %d-byte header would be stored on its page", len(h))
+		}
+	}
+	for _, c := range []struct {
+		name, osRelease, loc, eco, purlDistro, osvEco string
+	}{
+		{"almalinux 8", almaLinux8OSRelease, "var/lib/rpm/Packages", "AlmaLinux", "almalinux-8.9", "AlmaLinux:8"},
+		{"rocky 8", rocky8OSRelease, "var/lib/rpm/Packages", "Rocky Linux", "rocky-8.9", "Rocky Linux:8"},
+		{"rhel 7", rhel7OSRelease, "var/lib/rpm/Packages", "Red Hat", "rhel-7.9", "Red Hat:enterprise_linux:7::server"},
+		// No OSV ecosystem: packages listed, matched against nothing.
+		{"amazon linux 2", amazonLinux2OSRelease, "var/lib/rpm/Packages", "", "amzn-2", ""},
+		{"centos 7", centos7OSRelease, "var/lib/rpm/Packages", "", "centos-7", ""},
+		// SLES 12 and 15 before SP3 keep Berkeley DB under /usr/lib/sysimage (15) or /var/lib (12).
+		{"sles 15 sp2", sles155OSRelease, "usr/lib/sysimage/rpm/Packages", "SUSE", "sles-15.5", "SUSE:Linux Enterprise Server 15 SP5"},
+		{"usr/share/rpm", rhel7OSRelease, "usr/share/rpm/Packages", "Red Hat", "rhel-7.9", "Red Hat:enterprise_linux:7::server"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			inv := extract(t, layers(t, gzipped,
+				[]entry{file("etc/os-release", c.osRelease)},
+				[]entry{binFile(c.loc, db, 0o644)},
+			))
+			checkPackages(t, inv, wantRPM(el8Packages, c.eco, c.purlDistro, c.loc))
+			if got := inv.Distro.OSVEcosystem(c.eco); got != c.osvEco {
+				t.Errorf("OSVEcosystem = %q, want %q", got, c.osvEco)
+			}
+		})
+	}
+}
+
+// TestRPMNDB reads NDB databases of the tests' own writer (ndbWriter: no
+// tool on this machine writes NDB) holding real rpm headers.
+func TestRPMNDB(t *testing.T) {
+	headers := rpmHeaders(t, susePackages...)
+	for _, c := range []struct {
+		name, osRelease, loc, eco, purlDistro, osvEco string
+		w                                             ndbWriter
+		pkgs                                          []rpmPkg
+	}{
+		{"leap 15.5", leap155OSRelease, "usr/lib/sysimage/rpm/Packages.db", "openSUSE", "opensuse-leap-15.5", "openSUSE:Leap 15.5",
+			ndbWriter{}, susePackages},
+		{"tumbleweed", tumbleweedOSRelease, "usr/lib/sysimage/rpm/Packages.db", "openSUSE", "opensuse-tumbleweed-20240101", "openSUSE:Tumbleweed",
+			ndbWriter{slotPages: 2}, susePackages},
+		// An erased package: a free slot and zeroed blocks between the others.
+		{"sles 15 sp5, one package erased", sles155OSRelease, "var/lib/rpm/Packages.db", "SUSE", "sles-15.5", "SUSE:Linux Enterprise Server 15 SP5",
+			ndbWriter{erased: map[uint32]bool{2: true}}, []rpmPkg{susePackages[0], susePackages[2]}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			inv := extract(t, layers(t, zstded,
+				[]entry{file("usr/lib/os-release", c.osRelease), symlink("etc/os-release", "../usr/lib/os-release")},
+				[]entry{binFile(c.loc, c.w.write(headers), 0o644)},
+			))
+			checkPackages(t, inv, wantRPM(c.pkgs, c.eco, c.purlDistro, c.loc))
+			if got := inv.Distro.OSVEcosystem(c.eco); got != c.osvEco {
+				t.Errorf("OSVEcosystem = %q, want %q", got, c.osvEco)
+			}
+		})
+	}
+}
+
+// TestRPMDatabasePaths: each format is found where rpm keeps it, and only
+// there.
+func TestRPMDatabasePaths(t *testing.T) {
+	headers := rpmHeaders(t, el8Packages...)
+	bdb, ndb := berkeleyDB(t, headers), ndbWriter{}.write(headers)
+	sqlite := rpmSQLite(t, el8Packages...)
+	for _, c := range []struct {
+		loc  string
+		db   []byte
+		want bool
+	}{
+		{"var/lib/rpm/Packages", bdb, true},
+		{"usr/lib/sysimage/rpm/Packages", bdb, true},
+		{"usr/share/rpm/Packages", bdb, true},
+		{"usr/lib/sysimage/rpm/Packages.db", ndb, true},
+		{"var/lib/rpm/Packages.db", ndb, true},
+		{"usr/lib/sysimage/rpm/rpmdb.sqlite", sqlite, true},
+		{"var/lib/rpm/rpmdb.sqlite", sqlite, true},
+		// Not a database rpm reads: a backup, a copy elsewhere.
+		{"var/lib/rpm/backup/Packages", bdb, false},
+		{"root/Packages.db", ndb, false},
+		{"var/lib/rpmrebuilddb.123/rpmdb.sqlite", sqlite, false},
+	} {
+		t.Run(c.loc, func(t *testing.T) {
+			inv := extract(t, layers(t, plain, []entry{file("etc/os-release", almaLinux8OSRelease), binFile(c.loc, c.db, 0o644)}))
+			var want []Package
+			if c.want {
+				want = wantRPM(el8Packages, "AlmaLinux", "almalinux-8.9", c.loc)
+			}
+			checkPackages(t, inv, want)
+		})
+	}
+}
