@@ -20,7 +20,6 @@ import (
 	"github.com/google/osv-scalibr/extractor/filesystem/language/php/composerlock"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/python/wheelegg"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/ruby/gemspec"
-	"github.com/google/osv-scalibr/extractor/filesystem/language/rust/cargoauditable"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/rust/cargolock"
 	"github.com/google/osv-scalibr/extractor/filesystem/os/apk"
 	"github.com/google/osv-scalibr/extractor/filesystem/os/dpkg"
@@ -88,7 +87,7 @@ func newCataloguers(tempDir string) (*cataloguers, error) {
 		}
 	}
 	c.plain = append(c.plain, javaArchives{tempDir: tempDir})
-	for _, mk := range []func(*cpb.PluginConfig) (filesystem.Extractor, error){gobinary.New, cargoauditable.New} {
+	for _, mk := range []func(*cpb.PluginConfig) (filesystem.Extractor, error){gobinary.New, newRustAuditable} {
 		if err := add(&c.binary, mk, nil); err != nil {
 			return nil, err
 		}
