@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os/exec"
 	"testing"
 )
 
@@ -44,6 +45,23 @@ func FuzzExtract(f *testing.F) {
 			if inv.Packages == nil || len(inv.Warnings) > maxWarnings {
 				t.Fatalf("inventory %+v", inv)
 			}
+		}
+	})
+}
+
+// FuzzRustDependencyInfo: whatever a binary's bytes, reading its
+// cargo-auditable list returns packages or an error, within maxDepInfo.
+func FuzzRustDependencyInfo(f *testing.F) {
+	if _, err := exec.LookPath("rustc"); err == nil {
+		f.Add(buildRustAuditable(f, auditableDeps))
+	}
+	f.Add([]byte("\x7fELF\x02\x01\x01\x00"))
+	f.Add([]byte("MZ\x90\x00"))
+	f.Add([]byte("\x00asm\x01\x00\x00\x00\x00\x07\x06dep-v0"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		info, err := dependencyInfo(bytes.NewReader(b))
+		if err != nil && len(info.Packages) != 0 {
+			t.Fatalf("packages with an error: %v", err)
 		}
 	})
 }

@@ -1,7 +1,12 @@
 package inventory
 
 import (
+	"bytes"
+	"compress/zlib"
 	"context"
+	"debug/elf"
+	"debug/pe"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -41,7 +46,7 @@ func (r rustAuditable) Extract(_ context.Context, in *filesystem.ScanInput) (sca
 	if !ok {
 		return scalibrinv.Inventory{}, errors.New("input is not a ReaderAt")
 	}
-	info, err := rustaudit.GetDependencyInfo(ra)
+	info, err := dependencyInfo(ra)
 	if err != nil {
 		if errors.Is(err, rustaudit.ErrUnknownFileFormat) || errors.Is(err, rustaudit.ErrNoRustDepInfo) {
 			return scalibrinv.Inventory{}, nil // not a cargo-auditable binary
@@ -61,4 +66,64 @@ func (r rustAuditable) Extract(_ context.Context, in *filesystem.ScanInput) (sca
 		})
 	}
 	return inv, nil
+}
+
+// maxDepInfo bounds the decompressed dependency list (rust-audit-info's
+// default limit): the section is zlib, and a crafted one of a few KiB
+// could otherwise inflate to gigabytes.
+const maxDepInfo = 8 << 20
+
+// dependencyInfo reads the list from an ELF or PE binary's .dep-v0
+// section, within maxDepInfo; other formats (Mach-O, WebAssembly: not
+// what Linux or Windows images run) go to go-rustaudit as they are.
+func dependencyInfo(r io.ReaderAt) (rustaudit.VersionInfo, error) {
+	var info rustaudit.VersionInfo
+	head := make([]byte, 4)
+	if _, err := r.ReadAt(head, 0); err != nil {
+		return info, rustaudit.ErrUnknownFileFormat
+	}
+	var section []byte
+	switch {
+	case bytes.Equal(head, []byte("\x7fELF")):
+		f, err := elf.NewFile(r)
+		if err != nil {
+			return info, rustaudit.ErrUnknownFileFormat
+		}
+		s := f.Section(".dep-v0")
+		if s == nil {
+			return info, rustaudit.ErrNoRustDepInfo
+		}
+		if section, err = s.Data(); err != nil {
+			return info, err
+		}
+	case bytes.Equal(head[:2], []byte("MZ")):
+		f, err := pe.NewFile(r)
+		if err != nil {
+			return info, rustaudit.ErrUnknownFileFormat
+		}
+		s := f.Section(".dep-v0")
+		if s == nil {
+			return info, rustaudit.ErrNoRustDepInfo
+		}
+		if section, err = s.Data(); err != nil {
+			return info, err
+		}
+	default:
+		return rustaudit.GetDependencyInfo(r)
+	}
+	zr, err := zlib.NewReader(bytes.NewReader(section))
+	if err != nil {
+		return info, fmt.Errorf("section not zlib: %w", err)
+	}
+	b, err := io.ReadAll(io.LimitReader(zr, maxDepInfo+1))
+	if err != nil {
+		return info, fmt.Errorf("decompressing: %w", err)
+	}
+	if len(b) > maxDepInfo {
+		return info, fmt.Errorf("over %d bytes decompressed", maxDepInfo)
+	}
+	if err := json.Unmarshal(b, &info); err != nil {
+		return info, fmt.Errorf("JSON: %w", err)
+	}
+	return info, nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -109,5 +110,27 @@ func TestRustBinaryWithoutDeps(t *testing.T) {
 	}
 	if len(inv.Warnings) != 1 || !bytes.HasPrefix([]byte(inv.Warnings[0]), []byte("/bin/broken: rust/cargoauditable: ")) {
 		t.Errorf("warnings %q", inv.Warnings)
+	}
+}
+
+// A dependency list that inflates past maxDepInfo (a zlib bomb of a few
+// KiB) is refused, not read into memory.
+func TestRustAuditableZlibBomb(t *testing.T) {
+	deps := `{"packages":[{"name":"smallvec","version":"1.6.0","source":"crates.io"}]` +
+		strings.Repeat(" ", maxDepInfo) + `}`
+	bin := buildRustAuditable(t, deps)
+	inv := extract(t, layers(t, plain, []entry{binFile("bin/bomb", bin, 0o755)}))
+	if len(inv.Packages) != 0 {
+		t.Errorf("packages %+v", inv.Packages)
+	}
+	if len(inv.Warnings) != 1 || !strings.Contains(inv.Warnings[0], "over 8388608 bytes decompressed") {
+		t.Errorf("warnings %q", inv.Warnings)
+	}
+	// Just under the limit, it is read.
+	deps = `{"packages":[{"name":"smallvec","version":"1.6.0","source":"crates.io"}]` +
+		strings.Repeat(" ", maxDepInfo-200) + `}`
+	inv = extract(t, layers(t, plain, []entry{binFile("bin/big", buildRustAuditable(t, deps), 0o755)}))
+	if len(inv.Packages) != 1 || inv.Packages[0].Name != "smallvec" || len(inv.Warnings) != 0 {
+		t.Errorf("packages %+v warnings %q", inv.Packages, inv.Warnings)
 	}
 }
