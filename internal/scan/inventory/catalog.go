@@ -165,9 +165,19 @@ func (r rpmDB) Extract(ctx context.Context, in *filesystem.ScanInput) (scalibrin
 			return scalibrinv.Inventory{}, err
 		}
 	}
+	if path.Base(in.Path) == "Packages.db" {
+		if err := checkNDB(filepath.Join(root, filepath.FromSlash(in.Path))); err != nil {
+			return scalibrinv.Inventory{}, err
+		}
+	}
 	cp := *in
 	cp.Root = root
-	return r.Extractor.Extract(ctx, &cp)
+	inv, err := r.Extractor.Extract(ctx, &cp)
+	if err != nil {
+		// The copy's directory means nothing to the image's owner.
+		err = errors.New(strings.ReplaceAll(err.Error(), root+string(filepath.Separator), "/"))
+	}
+	return inv, err
 }
 
 func copyOut(fsys fs.FS, p, dst string) error {

@@ -65,3 +65,14 @@ func FuzzRustDependencyInfo(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCheckNDB: checkNDB judges any file without panicking, and accepts
+// what rpm's layout allows.
+func FuzzCheckNDB(f *testing.F) {
+	f.Add(ndbWriter{}.write([][]byte{[]byte("header one"), bytes.Repeat([]byte{1}, 300)}))
+	f.Add(ndbWriter{slotPages: 2, erased: map[uint32]bool{1: true}}.write([][]byte{[]byte("a"), []byte("b")}))
+	f.Add([]byte("RpmP"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_ = checkNDBData(bytes.NewReader(b), int64(len(b)))
+	})
+}

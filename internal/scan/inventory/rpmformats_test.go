@@ -1,10 +1,15 @@
 package inventory
 
 import (
+	"bytes"
 	"encoding/binary"
+	"os"
+	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // OS releases of images whose rpm database is Berkeley DB (RHEL 8 family,
@@ -263,5 +268,74 @@ func TestRPMDatabasePaths(t *testing.T) {
 			}
 			checkPackages(t, inv, want)
 		})
+	}
+}
+
+// Damaged NDB databases are refused before osv-scalibr's reader sees them
+// (it would leak a goroutine on each), with a warning naming the image's
+// path, not the scan's copy.
+func TestRPMNDBDamaged(t *testing.T) {
+	headers := rpmHeaders(t, susePackages...)
+	good := ndbWriter{}.write(headers)
+	le := binary.LittleEndian
+	for _, c := range []struct {
+		name string
+		edit func(b []byte) []byte
+		want string
+	}{
+		{"blob magic", func(b []byte) []byte { b[4096] = 'X'; return b }, "NDB database: bad blob of package 1"},
+		{"blob of another package", func(b []byte) []byte { le.PutUint32(b[4096+4:], 7); return b }, "NDB database: bad blob of package 1"},
+		{"blob length", func(b []byte) []byte { le.PutUint32(b[4096+12:], 1<<20); return b }, "NDB database: bad blob of package 1"},
+		{"slot magic", func(b []byte) []byte { b[32+16*5] = 'X'; return b }, "NDB database: bad slot"},
+		{"slot past the end", func(b []byte) []byte { le.PutUint32(b[32+8:], 1<<30); return b }, "NDB database: bad slot"},
+		{"slot in the slot pages", func(b []byte) []byte { le.PutUint32(b[32+8:], 3); return b }, "NDB database: bad slot"},
+		{"truncated", func(b []byte) []byte { return b[:4096+100] }, "NDB database: bad slot"},
+		{"slot pages past the end", func(b []byte) []byte { le.PutUint32(b[12:], 2000); return b }, "NDB database: bad header"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := runtime.NumGoroutine()
+			db := c.edit(bytes.Clone(good))
+			inv := extract(t, layers(t, plain, []entry{file("etc/os-release", leap155OSRelease), binFile("usr/lib/sysimage/rpm/Packages.db", db, 0o644)}))
+			if len(inv.Packages) != 0 {
+				t.Errorf("packages %+v", inv.Packages)
+			}
+			want := "/usr/lib/sysimage/rpm/Packages.db: os/rpm: " + c.want
+			if len(inv.Warnings) != 1 || inv.Warnings[0] != want {
+				t.Errorf("warnings %q, want %q", inv.Warnings, want)
+			}
+			waitGoroutines(t, before)
+		})
+	}
+	// A Berkeley DB that is no such thing: the reader's error, with the
+	// image's path.
+	inv := extract(t, layers(t, plain, []entry{binFile("var/lib/rpm/Packages", bytes.Repeat([]byte{7}, 8192), 0o644)}))
+	if len(inv.Warnings) != 1 || !strings.HasPrefix(inv.Warnings[0], "/var/lib/rpm/Packages: os/rpm: ParseRPMDB(/var/lib/rpm/Packages): ") {
+		t.Errorf("warnings %q", inv.Warnings)
+	}
+}
+
+// waitGoroutines fails when the goroutine count stays above n.
+func waitGoroutines(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines, %d before", runtime.NumGoroutine(), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// The writer's databases pass the check, erased slots and several slot
+// pages included.
+func TestCheckNDBAcceptsRPMLayout(t *testing.T) {
+	for _, w := range []ndbWriter{{}, {slotPages: 3}, {erased: map[uint32]bool{1: true, 3: true}}} {
+		p := filepath.Join(t.TempDir(), "Packages.db")
+		if err := os.WriteFile(p, w.write([][]byte{[]byte("a"), bytes.Repeat([]byte("b"), 5000), []byte("c")}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := checkNDB(p); err != nil {
+			t.Errorf("%+v: %v", w, err)
+		}
 	}
 }
