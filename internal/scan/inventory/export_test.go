@@ -2,20 +2,13 @@ package inventory
 
 import "testing"
 
-// Fixtures for the external tests (package inventory_test), which match
+// For the external tests (package inventory_test), which match
 // inventories against advisories with vulndb (which imports this package).
-
-type RPMPkg = rpmPkg
 
 var (
 	EL8Packages  = el8Packages
 	SUSEPackages = susePackages
 )
-
-func RPMHeaders(t testing.TB, pkgs ...RPMPkg) [][]byte { return rpmHeaders(t, pkgs...) }
-func BerkeleyDB(t testing.TB, headers [][]byte) []byte { return berkeleyDB(t, headers) }
-func NDB(headers [][]byte) []byte                      { return ndbWriter{}.write(headers) }
-func RustAuditableBinary(t testing.TB) []byte          { return buildRustAuditable(t, auditableDeps) }
 
 // ExtractImage extracts a one-layer image of os-release and files (path →
 // content; executable mode for all).

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"os/exec"
 	"testing"
+
+	"github.com/wharfhq/wharf/internal/scan/inventory/invtest"
 )
 
 // FuzzExtract feeds arbitrary bytes as layers: whatever they are, Extract
@@ -53,7 +55,7 @@ func FuzzExtract(f *testing.F) {
 // cargo-auditable list returns packages or an error, within maxDepInfo.
 func FuzzRustDependencyInfo(f *testing.F) {
 	if _, err := exec.LookPath("rustc"); err == nil {
-		f.Add(buildRustAuditable(f, auditableDeps))
+		f.Add(invtest.RustAuditable(f, invtest.AuditableDeps))
 	}
 	f.Add([]byte("\x7fELF\x02\x01\x01\x00"))
 	f.Add([]byte("MZ\x90\x00"))
@@ -69,8 +71,8 @@ func FuzzRustDependencyInfo(f *testing.F) {
 // FuzzCheckNDB: checkNDB judges any file without panicking, and accepts
 // what rpm's layout allows.
 func FuzzCheckNDB(f *testing.F) {
-	f.Add(ndbWriter{}.write([][]byte{[]byte("header one"), bytes.Repeat([]byte{1}, 300)}))
-	f.Add(ndbWriter{slotPages: 2, erased: map[uint32]bool{1: true}}.write([][]byte{[]byte("a"), []byte("b")}))
+	f.Add(invtest.NDB{}.Write([][]byte{[]byte("header one"), bytes.Repeat([]byte{1}, 300)}))
+	f.Add(invtest.NDB{SlotPages: 2, Erased: map[uint32]bool{1: true}}.Write([][]byte{[]byte("a"), []byte("b")}))
 	f.Add([]byte("RpmP"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_ = checkNDBData(bytes.NewReader(b), int64(len(b)))

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/wharfhq/wharf/internal/scan/inventory"
+	"github.com/wharfhq/wharf/internal/scan/inventory/invtest"
 	"github.com/wharfhq/wharf/internal/scan/vulndb"
 	"github.com/wharfhq/wharf/internal/store/meta/sqlstore"
 )
@@ -77,8 +78,8 @@ func wantFindings(t *testing.T, got []string, want ...string) {
 // distribution's advisories: a fix above the installed version (epoch
 // included) is reported, one at it is not, nor another release's.
 func TestRPMDatabasesMatchAdvisories(t *testing.T) {
-	el8 := inventory.RPMHeaders(t, inventory.EL8Packages...)
-	suse := inventory.RPMHeaders(t, inventory.SUSEPackages...)
+	el8 := invtest.RPMHeaders(t, inventory.EL8Packages...)
+	suse := invtest.RPMHeaders(t, inventory.SUSEPackages...)
 	db := advisoryDB(t,
 		// Epoch 1 above the installed 1:1.1.1k-9.el8_7; without the epoch
 		// 1.1.1k-12 would still be above, so one below the release too.
@@ -93,22 +94,22 @@ func TestRPMDatabasesMatchAdvisories(t *testing.T) {
 		osv("SUSE-SU-2026:0005", "SUSE:Linux Enterprise Server 15 SP5", "zlib", "3:1.2.13-150500.4.6.1"),
 	)
 	t.Run("almalinux 8, Berkeley DB", func(t *testing.T) {
-		inv := inventory.ExtractImage(t, inventory.AlmaLinux8OSRelease, map[string][]byte{"var/lib/rpm/Packages": inventory.BerkeleyDB(t, el8)})
+		inv := inventory.ExtractImage(t, inventory.AlmaLinux8OSRelease, map[string][]byte{"var/lib/rpm/Packages": invtest.BerkeleyDB(t, el8)})
 		wantFindings(t, findings(db, inv), "ALSA-2026:0001 openssl-libs@1:1.1.1k-9.el8_7 fixed=1:1.1.1k-12.el8_9")
 	})
 	t.Run("amazon linux 2, Berkeley DB: no OSV ecosystem", func(t *testing.T) {
-		inv := inventory.ExtractImage(t, inventory.AmazonLinux2OSRelease, map[string][]byte{"var/lib/rpm/Packages": inventory.BerkeleyDB(t, el8)})
+		inv := inventory.ExtractImage(t, inventory.AmazonLinux2OSRelease, map[string][]byte{"var/lib/rpm/Packages": invtest.BerkeleyDB(t, el8)})
 		if len(inv.Packages) != 3 {
 			t.Fatalf("packages %+v", inv.Packages)
 		}
 		wantFindings(t, findings(db, inv))
 	})
 	t.Run("openSUSE Leap 15.5, NDB", func(t *testing.T) {
-		inv := inventory.ExtractImage(t, inventory.Leap155OSRelease, map[string][]byte{"usr/lib/sysimage/rpm/Packages.db": inventory.NDB(suse)})
+		inv := inventory.ExtractImage(t, inventory.Leap155OSRelease, map[string][]byte{"usr/lib/sysimage/rpm/Packages.db": invtest.NDB{}.Write(suse)})
 		wantFindings(t, findings(db, inv), "openSUSE-SU-2026:0001 libopenssl1_1@1.1.1l-150500.17.25.1 fixed=1.1.1l-150500.17.28.1")
 	})
 	t.Run("SLES 15 SP5, NDB: binary and source names", func(t *testing.T) {
-		inv := inventory.ExtractImage(t, inventory.SLES155OSRelease, map[string][]byte{"usr/lib/sysimage/rpm/Packages.db": inventory.NDB(suse)})
+		inv := inventory.ExtractImage(t, inventory.SLES155OSRelease, map[string][]byte{"usr/lib/sysimage/rpm/Packages.db": invtest.NDB{}.Write(suse)})
 		wantFindings(t, findings(db, inv),
 			"SUSE-SU-2026:0004 bash@4.4-150400.27.3.2 fixed=4.4-150400.27.6.1",
 			"SUSE-SU-2026:0005 libz1@3:1.2.13-150500.4.3.1 fixed=3:1.2.13-150500.4.6.1")
@@ -118,7 +119,7 @@ func TestRPMDatabasesMatchAdvisories(t *testing.T) {
 // The crates of a cargo-auditable binary match crates.io advisories; the
 // binary's own crate (source "local") matches no same-named crates.io one.
 func TestRustAuditableMatchesAdvisories(t *testing.T) {
-	bin := inventory.RustAuditableBinary(t)
+	bin := invtest.RustAuditable(t, invtest.AuditableDeps)
 	db := advisoryDB(t,
 		osv("RUSTSEC-2021-0003", "crates.io", "smallvec", "1.6.1"),
 		osv("RUSTSEC-2026-0001", "crates.io", "itoa", "1.0.10"),  // the installed version

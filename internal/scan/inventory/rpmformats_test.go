@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/wharfhq/wharf/internal/scan/inventory/invtest"
 	"time"
 )
 
@@ -87,12 +89,12 @@ CPE_NAME="cpe:/o:suse:sles:15:sp5"
 // el8Packages and susePackages are what the databases hold: an epoch, a
 // binary package of another source, packages without an epoch.
 var (
-	el8Packages = []rpmPkg{
+	el8Packages = []invtest.RPMPkg{
 		{Name: "openssl-libs", Version: "1.1.1k", Release: "9.el8_7", Epoch: 1, License: "OpenSSL and ASL 2.0", Source: "openssl"},
 		{Name: "bash", Version: "4.4.20", Release: "4.el8_6", License: "GPLv3+"},
 		{Name: "zlib", Version: "1.2.11", Release: "25.el8", License: "zlib and Boost"},
 	}
-	susePackages = []rpmPkg{
+	susePackages = []invtest.RPMPkg{
 		{Name: "libopenssl1_1", Version: "1.1.1l", Release: "150500.17.25.1", License: "OpenSSL", Source: "openssl-1_1"},
 		{Name: "bash", Version: "4.4", Release: "150400.27.3.2", License: "GPL-3.0-or-later"},
 		{Name: "libz1", Version: "1.2.13", Release: "150500.4.3.1", Epoch: 3, License: "Zlib", Source: "zlib"},
@@ -102,7 +104,7 @@ var (
 // wantRPM is the inventory's view of pkgs found at loc on distro
 // (purlDistro as osv-scalibr writes it: ID-VERSION_ID) with ecosystem eco.
 // osv-scalibr's purl namespace is the os-release ID, "suse" for SLES.
-func wantRPM(pkgs []rpmPkg, eco, purlDistro, loc string) []Package {
+func wantRPM(pkgs []invtest.RPMPkg, eco, purlDistro, loc string) []Package {
 	ns, _, _ := strings.Cut(purlDistro, "-")
 	switch {
 	case ns == "sles":
@@ -119,10 +121,10 @@ func wantRPM(pkgs []rpmPkg, eco, purlDistro, loc string) []Package {
 		purl := "pkg:rpm/" + ns + "/" + p.Name + "@" + p.Version + "-" + p.Release +
 			"?arch=noarch&distro=" + purlDistro
 		if p.Epoch > 0 {
-			purl += "&epoch=" + p.version()[:strings.IndexByte(p.version(), ':')]
+			purl += "&epoch=" + p.EVR()[:strings.IndexByte(p.EVR(), ':')]
 		}
 		purl += "&sourcerpm=" + src + "-" + p.Version + "-" + p.Release + ".src.rpm"
-		w := Package{Name: p.Name, Version: p.version(), Ecosystem: eco, Kind: KindOS, Arch: "noarch",
+		w := Package{Name: p.Name, Version: p.EVR(), Ecosystem: eco, Kind: KindOS, Arch: "noarch",
 			PURL: purl, Locations: []string{"/" + loc}, Licenses: []string{p.License}}
 		if src != p.Name {
 			w.SourceName = src
@@ -168,8 +170,8 @@ func checkPackages(t *testing.T, inv *Inventory, want []Package) {
 // own db_load wrote from real rpm headers, at the paths and on the
 // distributions that keep one.
 func TestRPMBerkeleyDB(t *testing.T) {
-	headers := rpmHeaders(t, el8Packages...)
-	db := berkeleyDB(t, headers)
+	headers := invtest.RPMHeaders(t, el8Packages...)
+	db := invtest.BerkeleyDB(t, headers)
 	// The file is what rpm's Berkeley DB backend reads: a hash database
 	// (magic 0x061561 at offset 12) whose header blobs, bigger than a
 	// quarter page, are on overflow pages as in real databases.
@@ -207,27 +209,27 @@ func TestRPMBerkeleyDB(t *testing.T) {
 	}
 }
 
-// TestRPMNDB reads NDB databases of the tests' own writer (ndbWriter: no
+// TestRPMNDB reads NDB databases of the tests' own writer (invtest.NDB: no
 // tool on this machine writes NDB) holding real rpm headers.
 func TestRPMNDB(t *testing.T) {
-	headers := rpmHeaders(t, susePackages...)
+	headers := invtest.RPMHeaders(t, susePackages...)
 	for _, c := range []struct {
 		name, osRelease, loc, eco, purlDistro, osvEco string
-		w                                             ndbWriter
-		pkgs                                          []rpmPkg
+		w                                             invtest.NDB
+		pkgs                                          []invtest.RPMPkg
 	}{
 		{"leap 15.5", leap155OSRelease, "usr/lib/sysimage/rpm/Packages.db", "openSUSE", "opensuse-leap-15.5", "openSUSE:Leap 15.5",
-			ndbWriter{}, susePackages},
+			invtest.NDB{}, susePackages},
 		{"tumbleweed", tumbleweedOSRelease, "usr/lib/sysimage/rpm/Packages.db", "openSUSE", "opensuse-tumbleweed-20240101", "openSUSE:Tumbleweed",
-			ndbWriter{slotPages: 2}, susePackages},
+			invtest.NDB{SlotPages: 2}, susePackages},
 		// An erased package: a free slot and zeroed blocks between the others.
 		{"sles 15 sp5, one package erased", sles155OSRelease, "var/lib/rpm/Packages.db", "SUSE", "sles-15.5", "SUSE:Linux Enterprise Server 15 SP5",
-			ndbWriter{erased: map[uint32]bool{2: true}}, []rpmPkg{susePackages[0], susePackages[2]}},
+			invtest.NDB{Erased: map[uint32]bool{2: true}}, []invtest.RPMPkg{susePackages[0], susePackages[2]}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			inv := extract(t, layers(t, zstded,
 				[]entry{file("usr/lib/os-release", c.osRelease), symlink("etc/os-release", "../usr/lib/os-release")},
-				[]entry{binFile(c.loc, c.w.write(headers), 0o644)},
+				[]entry{binFile(c.loc, c.w.Write(headers), 0o644)},
 			))
 			checkPackages(t, inv, wantRPM(c.pkgs, c.eco, c.purlDistro, c.loc))
 			if got := inv.Distro.OSVEcosystem(c.eco); got != c.osvEco {
@@ -240,9 +242,9 @@ func TestRPMNDB(t *testing.T) {
 // TestRPMDatabasePaths: each format is found where rpm keeps it, and only
 // there.
 func TestRPMDatabasePaths(t *testing.T) {
-	headers := rpmHeaders(t, el8Packages...)
-	bdb, ndb := berkeleyDB(t, headers), ndbWriter{}.write(headers)
-	sqlite := rpmSQLite(t, el8Packages...)
+	headers := invtest.RPMHeaders(t, el8Packages...)
+	bdb, ndb := invtest.BerkeleyDB(t, headers), invtest.NDB{}.Write(headers)
+	sqlite := invtest.RPMSQLite(t, el8Packages...)
 	for _, c := range []struct {
 		loc  string
 		db   []byte
@@ -275,8 +277,8 @@ func TestRPMDatabasePaths(t *testing.T) {
 // (it would leak a goroutine on each), with a warning naming the image's
 // path, not the scan's copy.
 func TestRPMNDBDamaged(t *testing.T) {
-	headers := rpmHeaders(t, susePackages...)
-	good := ndbWriter{}.write(headers)
+	headers := invtest.RPMHeaders(t, susePackages...)
+	good := invtest.NDB{}.Write(headers)
 	le := binary.LittleEndian
 	for _, c := range []struct {
 		name string
@@ -329,9 +331,9 @@ func waitGoroutines(t *testing.T, n int) {
 // The writer's databases pass the check, erased slots and several slot
 // pages included.
 func TestCheckNDBAcceptsRPMLayout(t *testing.T) {
-	for _, w := range []ndbWriter{{}, {slotPages: 3}, {erased: map[uint32]bool{1: true, 3: true}}} {
+	for _, w := range []invtest.NDB{{}, {SlotPages: 3}, {Erased: map[uint32]bool{1: true, 3: true}}} {
 		p := filepath.Join(t.TempDir(), "Packages.db")
-		if err := os.WriteFile(p, w.write([][]byte{[]byte("a"), bytes.Repeat([]byte("b"), 5000), []byte("c")}), 0o600); err != nil {
+		if err := os.WriteFile(p, w.Write([][]byte{[]byte("a"), bytes.Repeat([]byte("b"), 5000), []byte("c")}), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		if err := checkNDB(p); err != nil {

@@ -1,8 +1,15 @@
-package inventory
+// Package invtest makes the package databases and binaries the image
+// inventory's tests (and the scanner's) catalogue, at test time with the
+// real tools where there are some: rpmbuild and rpm (rpm headers, SQLite
+// databases), Berkeley DB's db_load (rpm's Berkeley DB), rustc (a
+// cargo-auditable binary); NDB with a writer of its own.
+package invtest
 
 import (
 	"bytes"
+	"compress/zlib"
 	"database/sql"
+	"debug/elf"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -13,11 +20,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	_ "modernc.org/sqlite" // rpm's SQLite databases
 )
 
-// needTool skips the test when an external tool is missing, or fails it
+// NeedTool skips the test when an external tool is missing, or fails it
 // when WHARF_REQUIRE_TOOLS is set (CI, where scripts/install-tools.sh ran).
-func needTool(t testing.TB, tool string) {
+func NeedTool(t testing.TB, tool string) {
 	t.Helper()
 	if _, err := exec.LookPath(tool); err != nil {
 		if os.Getenv("WHARF_REQUIRE_TOOLS") != "" {
@@ -27,34 +36,34 @@ func needTool(t testing.TB, tool string) {
 	}
 }
 
-// rpmPkg is a package for rpmbuild.
-type rpmPkg struct {
+// RPMPkg is a package for rpmbuild.
+type RPMPkg struct {
 	Name, Version, Release string
 	Epoch                  int // 0: no Epoch tag
 	License                string
 	Source                 string // the source package's name: Name when ""
 }
 
-// rpmHeaders builds the packages with rpmbuild, installs them (database
+// RPMHeaders builds the packages with rpmbuild, installs them (database
 // only) into a new SQLite rpm database and returns their header blobs as
 // rpm stored them (the Packages table, by install order): the same blobs
 // rpm keeps in its Berkeley DB and NDB databases.
-func rpmHeaders(t testing.TB, pkgs ...rpmPkg) [][]byte {
-	_, h := rpmBuild(t, pkgs...)
+func RPMHeaders(t testing.TB, pkgs ...RPMPkg) [][]byte {
+	_, h := RPMBuild(t, pkgs...)
 	return h
 }
 
-// rpmSQLite is rpmBuild's SQLite database.
-func rpmSQLite(t testing.TB, pkgs ...rpmPkg) []byte {
-	db, _ := rpmBuild(t, pkgs...)
+// RPMSQLite is RPMBuild's SQLite database.
+func RPMSQLite(t testing.TB, pkgs ...RPMPkg) []byte {
+	db, _ := RPMBuild(t, pkgs...)
 	return db
 }
 
-// rpmBuild returns the SQLite database file and its header blobs.
-func rpmBuild(t testing.TB, pkgs ...rpmPkg) ([]byte, [][]byte) {
+// RPMBuild returns the SQLite database file and its header blobs.
+func RPMBuild(t testing.TB, pkgs ...RPMPkg) ([]byte, [][]byte) {
 	t.Helper()
-	needTool(t, "rpm")
-	needTool(t, "rpmbuild")
+	NeedTool(t, "rpm")
+	NeedTool(t, "rpmbuild")
 	dir := t.TempDir()
 	run := func(name string, args ...string) {
 		t.Helper()
@@ -134,14 +143,14 @@ func rpmBuild(t testing.TB, pkgs ...rpmPkg) ([]byte, [][]byte) {
 	return file, out
 }
 
-// berkeleyDB loads the headers into a Berkeley DB hash database with
+// BerkeleyDB loads the headers into a Berkeley DB hash database with
 // db_load, as rpm before 4.16 keeps Packages (CentOS/RHEL 7 and 8, Amazon
 // Linux 2, SLES 12/15 before SP3): key the header instance (a native
 // endian uint32, from 1), value the header blob; key 0 holds the last
 // instance allocated, as rpm's "join key".
-func berkeleyDB(t testing.TB, headers [][]byte) []byte {
+func BerkeleyDB(t testing.TB, headers [][]byte) []byte {
 	t.Helper()
-	needTool(t, "db_load")
+	NeedTool(t, "db_load")
 	var in bytes.Buffer
 	// db_dump's format; rpm's databases have 4 KiB pages.
 	in.WriteString("VERSION=3\nformat=bytevalue\ntype=hash\ndb_pagesize=4096\nHEADER=END\n")
@@ -169,7 +178,7 @@ func berkeleyDB(t testing.TB, headers [][]byte) []byte {
 	return b
 }
 
-// ndbWriter writes rpm's NDB Packages.db (rpm 4.16+'s "ndb" backend, SUSE's
+// NDB writes rpm's NDB Packages.db (rpm 4.16+'s "ndb" backend, SUSE's
 // default since SLE 15 SP3 / Leap 15.3), laid out as rpm's
 // lib/backend/ndb/rpmpkg.c does; the tests' own writer, as no tool here
 // writes NDB. Little endian throughout:
@@ -182,11 +191,11 @@ func berkeleyDB(t testing.TB, headers [][]byte) []byte {
 //   - after the slot pages, blobs in 16-byte blocks: a head "BlbS",
 //     package index, timestamp, length; the header blob; zero padding;
 //     a tail of the Adler-32 of head, blob and padding, the length, "BlbE".
-type ndbWriter struct {
-	slotPages int
-	// erased are package indexes whose slot and blob were erased (as
+type NDB struct {
+	SlotPages int
+	// Erased are package indexes whose slot and blob were erased (as
 	// rpm -e leaves them: a free slot and zeroed blocks).
-	erased map[uint32]bool
+	Erased map[uint32]bool
 }
 
 const (
@@ -201,8 +210,8 @@ func le32(b []byte, v ...uint32) {
 	}
 }
 
-func (w ndbWriter) write(headers [][]byte) []byte {
-	pages := max(w.slotPages, 1)
+func (w NDB) Write(headers [][]byte) []byte {
+	pages := max(w.SlotPages, 1)
 	slotsEnd := pages * ndbPage
 	var blobs []byte
 	type slot struct{ idx, off, cnt uint32 }
@@ -216,7 +225,7 @@ func (w ndbWriter) write(headers [][]byte) []byte {
 		copy(blk[16:], h)
 		tail := blk[len(blk)-12:]
 		le32(tail, adler32.Checksum(blk[:len(blk)-12]), uint32(len(h)), 'B'|'l'<<8|'b'<<16|'E'<<24)
-		if w.erased[idx] {
+		if w.Erased[idx] {
 			clear(blk)
 			slots = append(slots, slot{})
 		} else {
@@ -236,11 +245,74 @@ func (w ndbWriter) write(headers [][]byte) []byte {
 	return append(f, blobs...)
 }
 
-// rpmVersion is an rpm package's version as Packages carry it.
-func (p rpmPkg) version() string {
+// EVR is an rpm package's version as Packages carry it.
+func (p RPMPkg) EVR() string {
 	v := p.Version + "-" + p.Release
 	if p.Epoch > 0 {
 		v = strconv.Itoa(p.Epoch) + ":" + v
 	}
 	return v
+}
+
+// AuditableDeps is a dependency list in cargo-auditable's format (its
+// auditable-serde crate): the root package (the workspace's own, source
+// "local"), crates.io dependencies, a build-only one, a path dependency
+// and a git one; "kind" defaults to runtime.
+const AuditableDeps = `{"packages":[
+{"name":"hello","version":"0.1.0","source":"local","dependencies":[1,2,3,4,5],"root":true},
+{"name":"smallvec","version":"1.6.0","source":"crates.io"},
+{"name":"itoa","version":"1.0.10","source":"crates.io","kind":"runtime"},
+{"name":"cc","version":"1.0.83","source":"crates.io","kind":"build"},
+{"name":"hello-util","version":"0.2.0","source":"local","dependencies":[1]},
+{"name":"serde","version":"1.0.0-fork","source":"git"}
+]}`
+
+// RustAuditable compiles a Rust program with rustc whose .dep-v0
+// section holds deps zlib-compressed, the way cargo-auditable embeds it
+// (a #[used] static in that link section).
+func RustAuditable(t testing.TB, deps string) []byte {
+	t.Helper()
+	NeedTool(t, "rustc")
+	dir := t.TempDir()
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write([]byte(deps))
+	zw.Close()
+	if err := os.WriteFile(filepath.Join(dir, "deps.z"), z.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := fmt.Sprintf(`#[used]
+#[link_section = ".dep-v0"]
+static AUDITABLE_VERSION_INFO: [u8; %d] = *include_bytes!("deps.z");
+
+fn main() {
+    println!("hello");
+}
+`, z.Len())
+	if err := os.WriteFile(filepath.Join(dir, "main.rs"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "hello")
+	cmd := exec.Command("rustc", "--edition", "2021", "-C", "opt-level=1", "-C", "strip=debuginfo", "-o", out, "main.rs")
+	cmd.Dir = dir
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("rustc: %v\n%s", err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The linker kept the section as cargo-auditable's readers expect it.
+	f, err := elf.NewFile(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := f.Section(".dep-v0")
+	if s == nil {
+		t.Fatal("no .dep-v0 section in the binary")
+	}
+	if data, err := s.Data(); err != nil || !bytes.Equal(data, z.Bytes()) {
+		t.Fatalf(".dep-v0 holds %d bytes (%v), want the %d written", len(data), err, z.Len())
+	}
+	return b
 }
