@@ -341,3 +341,30 @@ func TestCheckNDBAcceptsRPMLayout(t *testing.T) {
 		}
 	}
 }
+
+// A big-endian Berkeley DB (an s390x or ppc64 image's) reads the same.
+func TestRPMBerkeleyDBBigEndian(t *testing.T) {
+	db := invtest.BerkeleyDBOrder(t, invtest.RPMHeaders(t, el8Packages...), binary.BigEndian)
+	if binary.BigEndian.Uint32(db[12:]) != 0x061561 {
+		t.Fatalf("not a big-endian hash database: % x", db[12:16])
+	}
+	inv := extract(t, layers(t, gzipped, []entry{file("etc/os-release", rhel7OSRelease), binFile("var/lib/rpm/Packages", db, 0o644)}))
+	checkPackages(t, inv, wantRPM(el8Packages, "Red Hat", "rhel-7.9", "var/lib/rpm/Packages"))
+}
+
+// An SQLite database's last transaction still in rpmdb.sqlite-wal is
+// part of it, wherever rpm keeps its database.
+func TestRPMSQLiteWAL(t *testing.T) {
+	base, _ := invtest.RPMBuild(t, el8Packages[:2]...)
+	extra := invtest.RPMHeaders(t, el8Packages[2])[0]
+	db, wal := invtest.RPMSQLiteWAL(t, base, extra)
+	for _, dir := range []string{"usr/lib/sysimage/rpm", "var/lib/rpm"} {
+		loc := dir + "/rpmdb.sqlite"
+		withWAL := extract(t, layers(t, gzipped, []entry{file("etc/os-release", almaLinux8OSRelease)},
+			[]entry{binFile(loc, db, 0o644), binFile(loc+"-wal", wal, 0o644)}))
+		checkPackages(t, withWAL, wantRPM(el8Packages, "AlmaLinux", "almalinux-8.9", loc))
+		// The log is what adds the third package.
+		without := extract(t, layers(t, gzipped, []entry{file("etc/os-release", almaLinux8OSRelease), binFile(loc, db, 0o644)}))
+		checkPackages(t, without, wantRPM(el8Packages[:2], "AlmaLinux", "almalinux-8.9", loc))
+	}
+}

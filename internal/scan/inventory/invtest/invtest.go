@@ -149,16 +149,27 @@ func RPMBuild(t testing.TB, pkgs ...RPMPkg) ([]byte, [][]byte) {
 // endian uint32, from 1), value the header blob; key 0 holds the last
 // instance allocated, as rpm's "join key".
 func BerkeleyDB(t testing.TB, headers [][]byte) []byte {
+	return BerkeleyDBOrder(t, headers, binary.LittleEndian)
+}
+
+// BerkeleyDBOrder is BerkeleyDB written in a byte order: big endian is a
+// database of an s390x or ppc64 image (rpm's keys and Berkeley DB's own
+// pages both in the host's order).
+func BerkeleyDBOrder(t testing.TB, headers [][]byte, order binary.AppendByteOrder) []byte {
 	t.Helper()
 	NeedTool(t, "db_load")
+	lorder := 1234
+	if order == binary.BigEndian {
+		lorder = 4321
+	}
 	var in bytes.Buffer
 	// db_dump's format; rpm's databases have 4 KiB pages.
-	in.WriteString("VERSION=3\nformat=bytevalue\ntype=hash\ndb_pagesize=4096\nHEADER=END\n")
+	fmt.Fprintf(&in, "VERSION=3\nformat=bytevalue\ntype=hash\ndb_pagesize=4096\ndb_lorder=%d\nHEADER=END\n", lorder)
 	rec := func(k uint32, v []byte) {
-		key := binary.LittleEndian.AppendUint32(nil, k)
+		key := order.AppendUint32(nil, k)
 		fmt.Fprintf(&in, " %s\n %s\n", hex.EncodeToString(key), hex.EncodeToString(v))
 	}
-	rec(0, binary.LittleEndian.AppendUint32(nil, uint32(len(headers))))
+	rec(0, order.AppendUint32(nil, uint32(len(headers))))
 	for i, h := range headers {
 		rec(uint32(i+1), h)
 	}
@@ -315,4 +326,39 @@ fn main() {
 		t.Fatalf(".dep-v0 holds %d bytes (%v), want the %d written", len(data), err, z.Len())
 	}
 	return b
+}
+
+// RPMSQLiteWAL is an SQLite rpm database whose last transaction, the
+// extra header, is still in its write-ahead log (as an image can ship
+// rpmdb.sqlite-wal): the database file and the log.
+func RPMSQLiteWAL(t testing.TB, db, extra []byte) (file, wal []byte) {
+	t.Helper()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "rpmdb.sqlite")
+	if err := os.WriteFile(p, db, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sdb, err := sql.Open("sqlite", "file:"+p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sdb.Close()
+	sdb.SetMaxOpenConns(1)
+	for _, q := range []string{"PRAGMA journal_mode=WAL", "PRAGMA wal_autocheckpoint=0"} {
+		if _, err := sdb.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if _, err := sdb.Exec("INSERT INTO Packages (blob) VALUES (?)", extra); err != nil {
+		t.Fatal(err)
+	}
+	// Copied while the connection is open: closing would checkpoint.
+	file, err = os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wal, err = os.ReadFile(p + "-wal"); err != nil || len(wal) == 0 {
+		t.Fatalf("no write-ahead log (%d bytes): %v", len(wal), err)
+	}
+	return file, wal
 }
