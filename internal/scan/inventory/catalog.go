@@ -165,10 +165,8 @@ func (r rpmDB) Extract(ctx context.Context, in *filesystem.ScanInput) (scalibrin
 			return scalibrinv.Inventory{}, err
 		}
 	}
-	if path.Base(in.Path) == "Packages.db" {
-		if err := checkNDB(filepath.Join(root, filepath.FromSlash(in.Path))); err != nil {
-			return scalibrinv.Inventory{}, err
-		}
+	if err := checkRPMDB(filepath.Join(root, filepath.FromSlash(in.Path))); err != nil {
+		return scalibrinv.Inventory{}, err
 	}
 	cp := *in
 	cp.Root = root

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os/exec"
 	"testing"
+	"time"
 
 	"github.com/wharfhq/wharf/internal/scan/inventory/invtest"
 )
@@ -76,5 +77,36 @@ func FuzzCheckNDB(f *testing.F) {
 	f.Add([]byte("RpmP"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_ = checkNDBData(bytes.NewReader(b), int64(len(b)))
+	})
+}
+
+// FuzzRPMDatabase feeds mutated rpm databases (Berkeley DB written by
+// db_load and NDB, when the tools are there) to the rpm extractor: the
+// checks before go-rpmdb must leave it nothing to panic in its goroutine
+// (which would end the process) or to loop on.
+func FuzzRPMDatabase(f *testing.F) {
+	_, errRPM := exec.LookPath("rpmbuild")
+	_, errDB := exec.LookPath("db_load")
+	if errRPM == nil && errDB == nil {
+		h := invtest.RPMHeaders(f, el8Packages[:2]...)
+		f.Add(invtest.BerkeleyDB(f, h))
+		f.Add(invtest.NDB{}.Write(h))
+	}
+	f.Add(invtest.NDB{}.Write([][]byte{bytes.Repeat([]byte{0x8e}, 64)}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for _, name := range []string{"var/lib/rpm/Packages", "usr/lib/sysimage/rpm/Packages.db"} {
+				_, _ = Extract(ctx, []Layer{blobLayer(tarBytes(t, plain, binFile(name, b, 0o644)))}, Options{TempDir: t.TempDir()})
+			}
+		}()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the rpm extractor did not return")
+		}
 	})
 }

@@ -3,6 +3,7 @@ package inventory
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -336,7 +337,7 @@ func TestCheckNDBAcceptsRPMLayout(t *testing.T) {
 		if err := os.WriteFile(p, w.Write([][]byte{[]byte("a"), bytes.Repeat([]byte("b"), 5000), []byte("c")}), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if err := checkNDB(p); err != nil {
+		if err := checkRPMDB(p); err != nil {
 			t.Errorf("%+v: %v", w, err)
 		}
 	}
@@ -366,5 +367,97 @@ func TestRPMSQLiteWAL(t *testing.T) {
 		// The log is what adds the third package.
 		without := extract(t, layers(t, gzipped, []entry{file("etc/os-release", almaLinux8OSRelease), binFile(loc, db, 0o644)}))
 		checkPackages(t, without, wantRPM(el8Packages[:2], "AlmaLinux", "almalinux-8.9", loc))
+	}
+}
+
+// Crafted Berkeley DB databases are refused before the reader, which would
+// panic in its own goroutine (ending the process), spin, or grow memory
+// until it runs out on them.
+func TestRPMBerkeleyDBDamaged(t *testing.T) {
+	for _, order := range []binary.ByteOrder{binary.LittleEndian, binary.BigEndian} {
+		good := invtest.BerkeleyDBOrder(t, invtest.RPMHeaders(t, el8Packages...), order.(binary.AppendByteOrder))
+		const ps = 4096
+		// Overflow pages, and the off-page value items of the hash pages
+		// (the header blobs; key 0's value is on its page): each as its
+		// page and the place of its offset in the page's index.
+		type item struct{ page, at int }
+		var items []item
+		var hashPage, lastOverflow int
+		for p := ps; p+ps <= len(good); p += ps {
+			switch good[p+25] {
+			case 13:
+				n := int(order.Uint16(good[p+20:]))
+				if n > 0 && hashPage == 0 {
+					hashPage = p
+				}
+				for i := 1; i < n; i += 2 {
+					at := p + 26 + 2*i
+					if good[p+int(order.Uint16(good[at:]))] == 3 {
+						items = append(items, item{p, at})
+					}
+				}
+			case 7:
+				if order.Uint32(good[p+16:]) == 0 && lastOverflow == 0 {
+					lastOverflow = p
+				}
+			}
+		}
+		if len(items) != len(el8Packages) || hashPage == 0 || lastOverflow == 0 {
+			t.Fatalf("%d off-page items, hash page %d, last overflow page %d", len(items), hashPage, lastOverflow)
+		}
+		put32 := func(b []byte, v uint32) {
+			if order == binary.BigEndian {
+				binary.BigEndian.PutUint32(b, v)
+			} else {
+				binary.LittleEndian.PutUint32(b, v)
+			}
+		}
+		put16 := func(b []byte, v uint16) {
+			if order == binary.BigEndian {
+				binary.BigEndian.PutUint16(b, v)
+			} else {
+				binary.LittleEndian.PutUint16(b, v)
+			}
+		}
+		// valueOff is where an item is in b.
+		valueOff := func(b []byte, it item) int { return it.page + int(order.Uint16(b[it.at:])) }
+		first, second := items[0], items[1]
+		for _, c := range []struct {
+			name string
+			edit func(b []byte)
+			want string
+		}{
+			{"overflow page pointing at itself", func(b []byte) {
+				put32(b[lastOverflow+16:], uint32(lastOverflow/ps))
+			}, "bad overflow chain"},
+			{"overflow chain into a hash page", func(b []byte) {
+				put32(b[valueOff(b, first)+4:], uint32(hashPage/ps))
+			}, "bad overflow page"},
+			{"overflow chain past the last page", func(b []byte) {
+				put32(b[valueOff(b, first)+4:], 1<<20)
+			}, "bad overflow chain"},
+			{"two items sharing a chain", func(b []byte) {
+				copy(b[valueOff(b, second)+4:][:4], b[valueOff(b, first)+4:][:4])
+			}, "bad overflow chain"},
+			{"item offset past the page", func(b []byte) { put16(b[first.at:], ps+10) }, "bad item on page"},
+			{"last overflow page longer than a page", func(b []byte) { put16(b[lastOverflow+22:], ps) }, "bad overflow page"},
+			{"odd item count", func(b []byte) { put16(b[hashPage+20:], 3) }, "bad hash page"},
+			{"pages past the end", func(b []byte) { put32(b[32:], 1<<20) }, "truncated"},
+		} {
+			t.Run(fmt.Sprint(order, " ", c.name), func(t *testing.T) {
+				db := bytes.Clone(good)
+				c.edit(db)
+				before := runtime.NumGoroutine()
+				inv := extract(t, layers(t, plain, []entry{file("etc/os-release", rhel7OSRelease), binFile("var/lib/rpm/Packages", db, 0o644)}))
+				if len(inv.Packages) != 0 {
+					t.Errorf("packages %+v", inv.Packages)
+				}
+				want := "/var/lib/rpm/Packages: os/rpm: Berkeley DB database: " + c.want
+				if len(inv.Warnings) != 1 || !strings.HasPrefix(inv.Warnings[0], want) {
+					t.Errorf("warnings %q, want %q...", inv.Warnings, want)
+				}
+				waitGoroutines(t, before)
+			})
+		}
 	}
 }

@@ -1,0 +1,167 @@
+package inventory
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// checkRPMDB checks an rpm database file from an image before
+// osv-scalibr's reader (go-rpmdb) opens it, for what that reader does not
+// survive: it reads in a goroutine of its own, where a crafted file's
+// panic is not recovered (the process ends), a loop in Berkeley DB's
+// overflow pages grows memory until it runs out, and a bad NDB blob
+// leaves the goroutine blocked for ever. The reader tells the format by
+// content, not name, so both checks run on every file; each passes what is
+// not its format.
+func checkRPMDB(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if err := checkNDBData(f, st.Size()); err != nil {
+		return err
+	}
+	return checkBDBData(f, st.Size())
+}
+
+// checkNDBData checks an NDB database (Packages.db) the way rpm reads one
+// (lib/backend/ndb/rpmpkg.c): the reader reports a bad slot on standard
+// output, and on a bad blob sends its error and goes on, its goroutine
+// then blocked on a send no one receives (one leaked per crafted image).
+func checkNDBData(f io.ReaderAt, size int64) error {
+	le := binary.LittleEndian
+	var head [32]byte
+	if _, err := f.ReadAt(head[:], 0); err != nil {
+		return errNDB("short header")
+	}
+	if le.Uint32(head[0:]) != 'R'|'p'<<8|'m'<<16|'P'<<24 {
+		return nil // not NDB: another reader's to judge
+	}
+	pages := int64(le.Uint32(head[12:]))
+	// The reader's own bound (2048 pages: 8 MiB of slots).
+	if le.Uint32(head[4:]) != 0 || pages == 0 || pages > 2048 || pages*4096 > size {
+		return errNDB("bad header")
+	}
+	slots := make([]byte, pages*4096-32)
+	if _, err := f.ReadAt(slots, 32); err != nil {
+		return errNDB("short slot pages")
+	}
+	minBlk := pages * 4096 / 16
+	var blob [16]byte
+	for o := 0; o < len(slots); o += 16 {
+		s := slots[o : o+16]
+		if le.Uint32(s) != 'S'|'l'<<8|'o'<<16|'t'<<24 {
+			return errNDB("bad slot")
+		}
+		idx, off, cnt := le.Uint32(s[4:]), int64(le.Uint32(s[8:])), int64(le.Uint32(s[12:]))
+		if idx == 0 {
+			continue // free: the reader skips it
+		}
+		if off < minBlk || cnt < 2 || (off+cnt)*16 > size {
+			return errNDB("bad slot")
+		}
+		if _, err := f.ReadAt(blob[:], off*16); err != nil {
+			return errNDB("short blob")
+		}
+		n := int64(le.Uint32(blob[12:]))
+		if le.Uint32(blob[0:]) != 'B'|'l'<<8|'b'<<16|'S'<<24 || le.Uint32(blob[4:]) != idx || (16+n+12+15)/16 != cnt {
+			return errNDB(fmt.Sprintf("bad blob of package %d", idx))
+		}
+	}
+	return nil
+}
+
+func errNDB(what string) error { return errors.New("NDB database: " + what) }
+
+// Berkeley DB page layout (db_page.h): a 26-byte header with the next page
+// number at 16, the entry count at 20, the free area offset at 22 and the
+// type at 25; hash pages list 2-byte item offsets after it, keys and
+// values alternating; an off-page value item (type 3) names its first
+// overflow page (type 7) at 4.
+const (
+	bdbHeader     = 26
+	bdbHashOld    = 2
+	bdbHash       = 13
+	bdbOverflow   = 7
+	bdbOffPage    = 3
+	bdbOffPageLen = 12
+)
+
+// checkBDBData checks a Berkeley DB hash database (Packages) for what the
+// reader would index out of a page with (a panic), and for overflow
+// chains that loop, leave the database, reach another kind of page (the
+// reader spins on it) or share pages: a chain read once is at most the
+// file, and every page is read in at most one.
+func checkBDBData(f io.ReaderAt, size int64) error {
+	meta := make([]byte, 72)
+	if _, err := f.ReadAt(meta, 0); err != nil {
+		return nil // too short for any database: the reader says so
+	}
+	var order binary.ByteOrder = binary.LittleEndian
+	switch binary.LittleEndian.Uint32(meta[12:]) {
+	case 0x061561:
+	case 0x61150600:
+		order = binary.BigEndian
+	default:
+		return nil // not a hash database
+	}
+	psize := int64(order.Uint32(meta[20:]))
+	if psize < 512 || psize > 65536 || psize&(psize-1) != 0 {
+		return nil // the reader refuses the page size
+	}
+	last := int64(order.Uint32(meta[32:]))
+	if (last+1)*psize > size {
+		return errBDB("truncated")
+	}
+	visited := make([]bool, last+1)
+	page, chain := make([]byte, psize), make([]byte, psize)
+	for p := int64(1); p <= last; p++ {
+		if _, err := f.ReadAt(page, p*psize); err != nil {
+			return errBDB("truncated")
+		}
+		if t := page[25]; t != bdbHash && t != bdbHashOld {
+			continue
+		}
+		n := int64(order.Uint16(page[20:]))
+		if n%2 != 0 || bdbHeader+2*n > psize {
+			return errBDB(fmt.Sprintf("bad hash page %d", p))
+		}
+		for i := int64(1); i < n; i += 2 {
+			off := int64(order.Uint16(page[bdbHeader+2*i:]))
+			if off >= psize {
+				return errBDB(fmt.Sprintf("bad item on page %d", p))
+			}
+			if page[off] != bdbOffPage {
+				continue
+			}
+			if off+bdbOffPageLen > psize {
+				return errBDB(fmt.Sprintf("bad item on page %d", p))
+			}
+			for pg := int64(order.Uint32(page[off+4:])); pg != 0; {
+				if pg > last || visited[pg] {
+					return errBDB(fmt.Sprintf("bad overflow chain from page %d", p))
+				}
+				visited[pg] = true
+				if _, err := f.ReadAt(chain, pg*psize); err != nil {
+					return errBDB("truncated")
+				}
+				next := int64(order.Uint32(chain[16:]))
+				if chain[25] != bdbOverflow || next == 0 && bdbHeader+int64(order.Uint16(chain[22:])) > psize {
+					return errBDB(fmt.Sprintf("bad overflow page %d", pg))
+				}
+				pg = next
+			}
+		}
+	}
+	return nil
+}
+
+func errBDB(what string) error { return errors.New("Berkeley DB database: " + what) }
