@@ -1,11 +1,15 @@
 package inventory
 
 import (
+	"bytes"
+	"database/sql"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+
+	_ "modernc.org/sqlite" // rpm's SQLite databases, as go-rpmdb opens them
 )
 
 // checkRPMDB checks an rpm database file from an image before
@@ -13,9 +17,11 @@ import (
 // survive: it reads in a goroutine of its own, where a crafted file's
 // panic is not recovered (the process ends), a loop in Berkeley DB's
 // overflow pages grows memory until it runs out, and a bad NDB blob
-// leaves the goroutine blocked for ever. The reader tells the format by
-// content, not name, so both checks run on every file; each passes what is
-// not its format.
+// leaves the goroutine blocked for ever. And in every format, a header
+// blob claiming more index entries than it holds makes the reader
+// allocate for them (up to 32 GiB: the process ends out of memory). The
+// reader tells the format by content, not name, so every check runs on
+// every file; each passes what is not its format.
 func checkRPMDB(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -26,10 +32,58 @@ func checkRPMDB(path string) error {
 	if err != nil {
 		return err
 	}
+	magic := make([]byte, 16)
+	if _, err := f.ReadAt(magic, 0); err == nil && bytes.Equal(magic, []byte("SQLite format 3\x00")) {
+		return checkSQLiteHeaders(path)
+	}
 	if err := checkNDBData(f, st.Size()); err != nil {
 		return err
 	}
 	return checkBDBData(f, st.Size())
+}
+
+// checkHeader checks an rpm header blob's start (its index entry count
+// and data length, big endian) against the blob's length, as rpm's
+// hdrblobInit does before it reads the entries.
+func checkHeader(start []byte, n int64) error {
+	if len(start) < 8 || n < 8 {
+		return errors.New("short header")
+	}
+	il, dl := int64(binary.BigEndian.Uint32(start)), int64(binary.BigEndian.Uint32(start[4:]))
+	if il < 1 || 8+16*il+dl > n {
+		return fmt.Errorf("header of %d bytes claims %d entries and %d bytes of data", n, il, dl)
+	}
+	return nil
+}
+
+// checkSQLiteHeaders checks the headers of an SQLite database, and that
+// the reader's query works: on an error it sends it and goes on, its
+// goroutine then blocked for ever as with NDB.
+func checkSQLiteHeaders(path string) error {
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rows, err := db.Query("SELECT substr(blob, 1, 8), length(blob) FROM Packages")
+	if err != nil {
+		return fmt.Errorf("SQLite database: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var start []byte
+		var n int64
+		if err := rows.Scan(&start, &n); err != nil {
+			return fmt.Errorf("SQLite database: %w", err)
+		}
+		if err := checkHeader(start, n); err != nil {
+			return fmt.Errorf("SQLite database: %w", err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("SQLite database: %w", err)
+	}
+	return nil
 }
 
 // checkNDBData checks an NDB database (Packages.db) the way rpm reads one
@@ -74,6 +128,13 @@ func checkNDBData(f io.ReaderAt, size int64) error {
 		n := int64(le.Uint32(blob[12:]))
 		if le.Uint32(blob[0:]) != 'B'|'l'<<8|'b'<<16|'S'<<24 || le.Uint32(blob[4:]) != idx || (16+n+12+15)/16 != cnt {
 			return errNDB(fmt.Sprintf("bad blob of package %d", idx))
+		}
+		start := make([]byte, min(n, 8))
+		if _, err := f.ReadAt(start, off*16+16); err != nil {
+			return errNDB("short blob")
+		}
+		if err := checkHeader(start, n); err != nil {
+			return errNDB(fmt.Sprintf("package %d: %v", idx, err))
 		}
 	}
 	return nil
@@ -145,6 +206,10 @@ func checkBDBData(f io.ReaderAt, size int64) error {
 			if off+bdbOffPageLen > psize {
 				return errBDB(fmt.Sprintf("bad item on page %d", p))
 			}
+			// The value is the chain's pages after their headers, the
+			// last one's up to its free area offset.
+			var start []byte
+			var n int64
 			for pg := int64(order.Uint32(page[off+4:])); pg != 0; {
 				if pg > last || visited[pg] {
 					return errBDB(fmt.Sprintf("bad overflow chain from page %d", p))
@@ -154,10 +219,21 @@ func checkBDBData(f io.ReaderAt, size int64) error {
 					return errBDB("truncated")
 				}
 				next := int64(order.Uint32(chain[16:]))
-				if chain[25] != bdbOverflow || next == 0 && bdbHeader+int64(order.Uint16(chain[22:])) > psize {
+				data := psize - bdbHeader
+				if next == 0 {
+					data = int64(order.Uint16(chain[22:]))
+				}
+				if chain[25] != bdbOverflow || bdbHeader+data > psize {
 					return errBDB(fmt.Sprintf("bad overflow page %d", pg))
 				}
+				if len(start) < 8 {
+					start = append(start, chain[bdbHeader:bdbHeader+min(data, 8-int64(len(start)))]...)
+				}
+				n += data
 				pg = next
+			}
+			if err := checkHeader(start, n); err != nil {
+				return errBDB(fmt.Sprintf("item on page %d: %v", p, err))
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/binary"
 	"fmt"
 	"os"
@@ -334,7 +335,7 @@ func waitGoroutines(t *testing.T, n int) {
 func TestCheckNDBAcceptsRPMLayout(t *testing.T) {
 	for _, w := range []invtest.NDB{{}, {SlotPages: 3}, {Erased: map[uint32]bool{1: true, 3: true}}} {
 		p := filepath.Join(t.TempDir(), "Packages.db")
-		if err := os.WriteFile(p, w.Write([][]byte{[]byte("a"), bytes.Repeat([]byte("b"), 5000), []byte("c")}), 0o600); err != nil {
+		if err := os.WriteFile(p, w.Write([][]byte{header(1, 0), header(3, 5000), header(1, 7)}), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		if err := checkRPMDB(p); err != nil {
@@ -459,5 +460,64 @@ func TestRPMBerkeleyDBDamaged(t *testing.T) {
 				waitGoroutines(t, before)
 			})
 		}
+	}
+}
+
+// header is a header blob of il zero index entries and dl bytes of data:
+// only its counts are looked at before the reader.
+func header(il, dl int) []byte {
+	b := binary.BigEndian.AppendUint32(nil, uint32(il))
+	b = binary.BigEndian.AppendUint32(b, uint32(dl))
+	return append(b, make([]byte, 16*il+dl)...)
+}
+
+// A header blob claiming more index entries than it holds is refused in
+// each format: the reader would allocate for all of them (0x7fffffff:
+// 32 GiB, the process ends out of memory). An SQLite database the
+// reader's query fails on is refused too (its goroutine would leak).
+func TestRPMHeaderCounts(t *testing.T) {
+	good := invtest.RPMHeaders(t, el8Packages[:1]...)[0]
+	crafted := append(binary.BigEndian.AppendUint32(nil, 0x7fffffff), make([]byte, 2000)...)
+	sqliteDB, _ := invtest.RPMBuild(t, el8Packages[:1]...)
+	sqliteCrafted, wal := invtest.RPMSQLiteWAL(t, sqliteDB, crafted)
+	noTable := func() []byte {
+		p := filepath.Join(t.TempDir(), "x.sqlite")
+		db, err := sql.Open("sqlite", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec("CREATE TABLE Other (blob BLOB)"); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}()
+	for _, c := range []struct {
+		name  string
+		files []entry
+		want  string
+	}{
+		{"Berkeley DB", []entry{binFile("var/lib/rpm/Packages", invtest.BerkeleyDB(t, [][]byte{good, crafted}), 0o644)},
+			"/var/lib/rpm/Packages: os/rpm: Berkeley DB database: item on page "},
+		{"NDB", []entry{binFile("usr/lib/sysimage/rpm/Packages.db", invtest.NDB{}.Write([][]byte{good, crafted}), 0o644)},
+			"/usr/lib/sysimage/rpm/Packages.db: os/rpm: NDB database: package 2: header of 2004 bytes claims 2147483647 entries"},
+		{"SQLite, in its WAL", []entry{binFile("usr/lib/sysimage/rpm/rpmdb.sqlite", sqliteCrafted, 0o644),
+			binFile("usr/lib/sysimage/rpm/rpmdb.sqlite-wal", wal, 0o644)},
+			"/usr/lib/sysimage/rpm/rpmdb.sqlite: os/rpm: SQLite database: header of 2004 bytes claims 2147483647 entries"},
+		{"SQLite without Packages", []entry{binFile("var/lib/rpm/rpmdb.sqlite", noTable, 0o644)},
+			"/var/lib/rpm/rpmdb.sqlite: os/rpm: SQLite database: "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := runtime.NumGoroutine()
+			inv := extract(t, layers(t, plain, c.files))
+			if len(inv.Packages) != 0 || len(inv.Warnings) != 1 || !strings.HasPrefix(inv.Warnings[0], c.want) {
+				t.Errorf("packages %+v, warnings %q, want %q...", inv.Packages, inv.Warnings, c.want)
+			}
+			waitGoroutines(t, before)
+		})
 	}
 }
