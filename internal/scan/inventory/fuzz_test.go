@@ -81,16 +81,18 @@ func FuzzCheckNDB(f *testing.F) {
 }
 
 // FuzzRPMDatabase feeds mutated rpm databases (Berkeley DB written by
-// db_load and NDB, when the tools are there) to the rpm extractor: the
-// checks before go-rpmdb must leave it nothing to panic in its goroutine
-// (which would end the process) or to loop on.
+// db_load, NDB, SQLite, when the tools are there) to the rpm extractor:
+// the checks before go-rpmdb must leave it nothing to panic in its
+// goroutine (which would end the process), to loop on or to allocate
+// without bound for.
 func FuzzRPMDatabase(f *testing.F) {
 	_, errRPM := exec.LookPath("rpmbuild")
 	_, errDB := exec.LookPath("db_load")
 	if errRPM == nil && errDB == nil {
-		h := invtest.RPMHeaders(f, el8Packages[:2]...)
+		db, h := invtest.RPMBuild(f, el8Packages[:2]...)
 		f.Add(invtest.BerkeleyDB(f, h))
 		f.Add(invtest.NDB{}.Write(h))
+		f.Add(db)
 	}
 	f.Add(invtest.NDB{}.Write([][]byte{bytes.Repeat([]byte{0x8e}, 64)}))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -109,4 +111,12 @@ func FuzzRPMDatabase(f *testing.F) {
 			t.Fatal("the rpm extractor did not return")
 		}
 	})
+}
+
+// FuzzCheckHeader: any blob is judged without panicking, in time linear
+// in its size.
+func FuzzCheckHeader(f *testing.F) {
+	f.Add([]byte("\x00\x00\x00\x01\x00\x00\x00\x04\x00\x00\x03\xe8\x00\x00\x00\x08\x00\x00\x00\x00\x00\x00\x00\x02a\x00b\x00"))
+	f.Add([]byte("\x00\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00\x3f\x00\x00\x00\x07\x00\x00\x00\x00\x00\x00\x00\x10"))
+	f.Fuzz(func(t *testing.T, b []byte) { _ = checkHeader(b) })
 }

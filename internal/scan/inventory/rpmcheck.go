@@ -42,19 +42,66 @@ func checkRPMDB(path string) error {
 	return checkBDBData(f, st.Size())
 }
 
-// checkHeader checks an rpm header blob's start (its index entry count
-// and data length, big endian) against the blob's length, as rpm's
-// hdrblobInit does before it reads the entries.
-func checkHeader(start []byte, n int64) error {
-	if len(start) < 8 || n < 8 {
+// checkHeader checks an rpm header blob as rpm's hdrblobInit and
+// hdrblobVerifyInfo do (lib/header.c) before the reader parses it: the
+// index entry count and data length fit the blob (the reader allocates
+// for the count first: 0x7fffffff is 32 GiB), the entries' data follow
+// each other without overlapping (go-rpmdb's check of that is a no-op),
+// and a string entry's count of strings is there (go-rpmdb counts them
+// without stopping at the data's end: a count of 0xffffffff and no NUL
+// spin for hours).
+func checkHeader(b []byte) error {
+	if len(b) < 8 {
 		return errors.New("short header")
 	}
-	il, dl := int64(binary.BigEndian.Uint32(start)), int64(binary.BigEndian.Uint32(start[4:]))
-	if il < 1 || 8+16*il+dl > n {
-		return fmt.Errorf("header of %d bytes claims %d entries and %d bytes of data", n, il, dl)
+	il, dl := int64(binary.BigEndian.Uint32(b)), int64(binary.BigEndian.Uint32(b[4:]))
+	if il < 1 || 8+16*il+dl > int64(len(b)) {
+		return fmt.Errorf("header of %d bytes claims %d entries and %d bytes of data", len(b), il, dl)
+	}
+	data := b[8+16*il : 8+16*il+dl]
+	end := int64(0)
+	for i := int64(0); i < il; i++ {
+		e := b[8+16*i:]
+		tag := binary.BigEndian.Uint32(e)
+		typ, off, count := binary.BigEndian.Uint32(e[4:]), int64(int32(binary.BigEndian.Uint32(e[8:]))), int64(binary.BigEndian.Uint32(e[12:]))
+		if i == 0 && tag >= 61 && tag <= 63 {
+			continue // the region's own entry (its trailer is checked by the reader)
+		}
+		if off < end || off > dl {
+			return fmt.Errorf("header entry %d: data at %d, after %d of %d", i, off, end, dl)
+		}
+		var n int64
+		switch typ {
+		case 6, 8, 9: // string, string array, i18n string
+			if typ == 6 && count != 1 {
+				return fmt.Errorf("header entry %d: %d strings", i, count)
+			}
+			pos := off
+			for range count {
+				j := bytes.IndexByte(data[pos:], 0)
+				if j < 0 {
+					return fmt.Errorf("header entry %d: fewer than %d strings", i, count)
+				}
+				pos += int64(j) + 1
+			}
+			n = pos - off
+		default:
+			size, ok := rpmTypeSizes[typ]
+			if !ok {
+				return fmt.Errorf("header entry %d: type %d", i, typ)
+			}
+			if n = size * count; n > dl-off {
+				return fmt.Errorf("header entry %d: %d bytes past the data", i, n)
+			}
+		}
+		end = off + n
 	}
 	return nil
 }
+
+// rpmTypeSizes are the sizes of rpm's fixed-size types: null, char, int8,
+// int16, int32, int64, bin.
+var rpmTypeSizes = map[uint32]int64{0: 0, 1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 7: 1}
 
 // checkSQLiteHeaders checks the headers of an SQLite database, and that
 // the reader's query works: on an error it sends it and goes on, its
@@ -65,18 +112,17 @@ func checkSQLiteHeaders(path string) error {
 		return err
 	}
 	defer db.Close()
-	rows, err := db.Query("SELECT substr(blob, 1, 8), length(blob) FROM Packages")
+	rows, err := db.Query("SELECT blob FROM Packages")
 	if err != nil {
 		return fmt.Errorf("SQLite database: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var start []byte
-		var n int64
-		if err := rows.Scan(&start, &n); err != nil {
+		var blob []byte
+		if err := rows.Scan(&blob); err != nil {
 			return fmt.Errorf("SQLite database: %w", err)
 		}
-		if err := checkHeader(start, n); err != nil {
+		if err := checkHeader(blob); err != nil {
 			return fmt.Errorf("SQLite database: %w", err)
 		}
 	}
@@ -129,11 +175,11 @@ func checkNDBData(f io.ReaderAt, size int64) error {
 		if le.Uint32(blob[0:]) != 'B'|'l'<<8|'b'<<16|'S'<<24 || le.Uint32(blob[4:]) != idx || (16+n+12+15)/16 != cnt {
 			return errNDB(fmt.Sprintf("bad blob of package %d", idx))
 		}
-		start := make([]byte, min(n, 8))
-		if _, err := f.ReadAt(start, off*16+16); err != nil {
+		h := make([]byte, n)
+		if _, err := f.ReadAt(h, off*16+16); err != nil {
 			return errNDB("short blob")
 		}
-		if err := checkHeader(start, n); err != nil {
+		if err := checkHeader(h); err != nil {
 			return errNDB(fmt.Sprintf("package %d: %v", idx, err))
 		}
 	}
@@ -208,8 +254,7 @@ func checkBDBData(f io.ReaderAt, size int64) error {
 			}
 			// The value is the chain's pages after their headers, the
 			// last one's up to its free area offset.
-			var start []byte
-			var n int64
+			var value []byte
 			for pg := int64(order.Uint32(page[off+4:])); pg != 0; {
 				if pg > last || visited[pg] {
 					return errBDB(fmt.Sprintf("bad overflow chain from page %d", p))
@@ -226,13 +271,10 @@ func checkBDBData(f io.ReaderAt, size int64) error {
 				if chain[25] != bdbOverflow || bdbHeader+data > psize {
 					return errBDB(fmt.Sprintf("bad overflow page %d", pg))
 				}
-				if len(start) < 8 {
-					start = append(start, chain[bdbHeader:bdbHeader+min(data, 8-int64(len(start)))]...)
-				}
-				n += data
+				value = append(value, chain[bdbHeader:bdbHeader+data]...)
 				pg = next
 			}
-			if err := checkHeader(start, n); err != nil {
+			if err := checkHeader(value); err != nil {
 				return errBDB(fmt.Sprintf("item on page %d: %v", p, err))
 			}
 		}

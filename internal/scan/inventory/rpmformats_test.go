@@ -496,11 +496,21 @@ func TestRPMHeaderCounts(t *testing.T) {
 		}
 		return b
 	}()
+	// A string array of 0xffffffff strings in 100 bytes without a NUL:
+	// the reader looked for all of them, for hours.
+	spin := binary.BigEndian.AppendUint32(nil, 1)
+	spin = binary.BigEndian.AppendUint32(spin, 100)
+	for _, v := range []uint32{1000, 8, 0, 0xffffffff} {
+		spin = binary.BigEndian.AppendUint32(spin, v)
+	}
+	spin = append(spin, bytes.Repeat([]byte("a"), 100)...)
 	for _, c := range []struct {
 		name  string
 		files []entry
 		want  string
 	}{
+		{"strings not there", []entry{binFile("usr/lib/sysimage/rpm/Packages.db", invtest.NDB{}.Write([][]byte{good, spin}), 0o644)},
+			"/usr/lib/sysimage/rpm/Packages.db: os/rpm: NDB database: package 2: header entry 0: fewer than 4294967295 strings"},
 		{"Berkeley DB", []entry{binFile("var/lib/rpm/Packages", invtest.BerkeleyDB(t, [][]byte{good, crafted}), 0o644)},
 			"/var/lib/rpm/Packages: os/rpm: Berkeley DB database: item on page "},
 		{"NDB", []entry{binFile("usr/lib/sysimage/rpm/Packages.db", invtest.NDB{}.Write([][]byte{good, crafted}), 0o644)},
@@ -519,5 +529,48 @@ func TestRPMHeaderCounts(t *testing.T) {
 			}
 			waitGoroutines(t, before)
 		})
+	}
+}
+
+func TestCheckHeader(t *testing.T) {
+	entry := func(tag, typ, off, count uint32) []byte {
+		var b []byte
+		for _, v := range []uint32{tag, typ, off, count} {
+			b = binary.BigEndian.AppendUint32(b, v)
+		}
+		return b
+	}
+	hdr := func(data string, entries ...[]byte) []byte {
+		b := binary.BigEndian.AppendUint32(nil, uint32(len(entries)))
+		b = binary.BigEndian.AppendUint32(b, uint32(len(data)))
+		for _, e := range entries {
+			b = append(b, e...)
+		}
+		return append(b, data...)
+	}
+	for _, c := range []struct {
+		name string
+		b    []byte
+		ok   bool
+	}{
+		{"name and version", hdr("foo\x001.0\x00", entry(1000, 6, 0, 1), entry(1001, 6, 4, 1)), true},
+		{"string array", hdr("a\x00b\x00c\x00", entry(1117, 8, 0, 3)), true},
+		{"int32s", hdr("\x00\x00\x00\x01\x00\x00\x00\x02", entry(1003, 4, 0, 2)), true},
+		{"a region entry first", hdr("x\x00", entry(63, 7, 0, 16), entry(1000, 6, 0, 1)), true},
+		{"no entries", hdr(""), false},
+		{"more entries than bytes", append(binary.BigEndian.AppendUint32(nil, 1000), 0, 0, 0, 0), false},
+		{"data past the blob", append(hdr("ab", entry(1000, 7, 0, 2))[:8], make([]byte, 17)...), false},
+		{"string without NUL", hdr("foo", entry(1000, 6, 0, 1)), false},
+		{"string of two", hdr("a\x00b\x00", entry(1000, 6, 0, 2)), false},
+		{"missing strings", hdr("a\x00b\x00", entry(1117, 8, 0, 3)), false},
+		{"overlapping", hdr("foo\x00", entry(1000, 6, 0, 1), entry(1001, 6, 2, 1)), false},
+		{"ints past the data", hdr("\x00\x00\x00\x01", entry(1003, 4, 0, 2)), false},
+		{"offset past the data", hdr("a\x00", entry(1000, 7, 9, 0)), false},
+		{"negative offset", hdr("a\x00", entry(1000, 7, 0xfffffff0, 1)), false},
+		{"unknown type", hdr("a\x00", entry(1000, 12, 0, 1)), false},
+	} {
+		if err := checkHeader(c.b); (err == nil) != c.ok {
+			t.Errorf("%s: %v", c.name, err)
+		}
 	}
 }
