@@ -71,8 +71,8 @@ func (d Distro) Ecosystem() string {
 //   - Red Hat: CPE_NAME without "cpe:/o:redhat:"
 //     ("Red Hat:enterprise_linux:9::baseos"; RHEL 7's "7.9:GA:server" is
 //     written "7::server", as Red Hat's advisories name it). Red Hat splits
-//     a release into product streams (baseos, appstream, ...) while an image names one; a
-//     matcher should accept every stream of the release
+//     a release into product streams (baseos, appstream, ...) while an
+//     image names one; a matcher should accept every stream of the release
 //     ("Red Hat:enterprise_linux:9::*"). Without CPE_NAME:
 //     "Red Hat:enterprise_linux:<major>::baseos".
 //   - AlmaLinux, Rocky Linux: the major release ("AlmaLinux:9").

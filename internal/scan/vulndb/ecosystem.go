@@ -252,8 +252,9 @@ type lookup struct {
 // origin), compared with the source version; a package without a source
 // name is looked up by its own name and version. RPM distributions
 // (Red Hat, AlmaLinux, Rocky Linux) name binary packages as often as
-// source ones, and SUSE's name binary packages, so both are tried there. Release-less advisories of the
-// distribution ("Debian") apply to every release.
+// source ones, and SUSE's name binary packages, so both are tried there.
+// Release-less advisories of the distribution ("Debian") apply to every
+// release.
 func lookups(d inventory.Distro, pkg inventory.Package) []lookup {
 	var l lookuper
 	return l.lookups(nil, d, &pkg)
