@@ -136,8 +136,10 @@ command -v go >/dev/null 2>&1 || {
 # The race detector needs a C toolchain; skopeo is the containers/image client.
 apt_install gcc gcc libc6-dev
 apt_install skopeo skopeo
-# The image inventory's tests build an rpm database with rpmbuild and rpm.
+# The image inventory's tests build an rpm database with rpmbuild and rpm,
+# and a Berkeley DB one (rpm's format before 4.16) with db_load.
 apt_install rpmbuild rpm
+apt_install db_load db-util
 
 go_install crane "$CRANE_PKG" "$CRANE_VERSION"
 go_install regctl "$REGCTL_PKG" "$REGCTL_VERSION"

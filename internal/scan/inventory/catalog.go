@@ -20,7 +20,6 @@ import (
 	"github.com/google/osv-scalibr/extractor/filesystem/language/php/composerlock"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/python/wheelegg"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/ruby/gemspec"
-	"github.com/google/osv-scalibr/extractor/filesystem/language/rust/cargoauditable"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/rust/cargolock"
 	"github.com/google/osv-scalibr/extractor/filesystem/os/apk"
 	"github.com/google/osv-scalibr/extractor/filesystem/os/dpkg"
@@ -88,7 +87,7 @@ func newCataloguers(tempDir string) (*cataloguers, error) {
 		}
 	}
 	c.plain = append(c.plain, javaArchives{tempDir: tempDir})
-	for _, mk := range []func(*cpb.PluginConfig) (filesystem.Extractor, error){gobinary.New, cargoauditable.New} {
+	for _, mk := range []func(*cpb.PluginConfig) (filesystem.Extractor, error){gobinary.New, newRustAuditable} {
 		if err := add(&c.binary, mk, nil); err != nil {
 			return nil, err
 		}
@@ -166,9 +165,17 @@ func (r rpmDB) Extract(ctx context.Context, in *filesystem.ScanInput) (scalibrin
 			return scalibrinv.Inventory{}, err
 		}
 	}
+	if err := checkRPMDB(filepath.Join(root, filepath.FromSlash(in.Path))); err != nil {
+		return scalibrinv.Inventory{}, err
+	}
 	cp := *in
 	cp.Root = root
-	return r.Extractor.Extract(ctx, &cp)
+	inv, err := r.Extractor.Extract(ctx, &cp)
+	if err != nil {
+		// The copy's directory means nothing to the image's owner.
+		err = errors.New(strings.ReplaceAll(err.Error(), root+string(filepath.Separator), "/"))
+	}
+	return inv, err
 }
 
 func copyOut(fsys fs.FS, p, dst string) error {

@@ -42,7 +42,7 @@ func (d Distro) Ecosystem() string {
 		return "Chainguard"
 	case "sles", "sled", "sle-micro":
 		return "SUSE"
-	case "opensuse-leap", "opensuse-tumbleweed", "opensuse-leap-micro":
+	case "opensuse-leap", "opensuse-tumbleweed", "opensuse-leap-micro", "opensuse":
 		return "openSUSE"
 	case "mageia":
 		return "Mageia"
@@ -69,9 +69,10 @@ func (d Distro) Ecosystem() string {
 //     the image; a matcher wanting them asks for that form too.
 //   - Alpine: "v" and major.minor of VERSION_ID ("Alpine:v3.19").
 //   - Red Hat: CPE_NAME without "cpe:/o:redhat:"
-//     ("Red Hat:enterprise_linux:9::baseos"). Red Hat splits a release into
-//     product streams (baseos, appstream, ...) while an image names one; a
-//     matcher should accept every stream of the release
+//     ("Red Hat:enterprise_linux:9::baseos"; RHEL 7's "7.9:GA:server" is
+//     written "7::server", as Red Hat's advisories name it). Red Hat splits
+//     a release into product streams (baseos, appstream, ...) while an
+//     image names one; a matcher should accept every stream of the release
 //     ("Red Hat:enterprise_linux:9::*"). Without CPE_NAME:
 //     "Red Hat:enterprise_linux:<major>::baseos".
 //   - AlmaLinux, Rocky Linux: the major release ("AlmaLinux:9").
@@ -118,7 +119,7 @@ func (d Distro) OSVEcosystem(pkgEcosystem string) string {
 		return withSuffix("v" + parts[0] + "." + parts[1])
 	case "Red Hat":
 		if _, rest, ok := strings.Cut(d.CPEName, ":redhat:"); ok && rest != "" {
-			return withSuffix(rest)
+			return withSuffix(redHatStream(rest))
 		}
 		if major != "" {
 			return withSuffix("enterprise_linux:" + major + "::baseos")
@@ -134,6 +135,23 @@ func (d Distro) OSVEcosystem(pkgEcosystem string) string {
 		return withSuffix(d.VersionID)
 	}
 	return pkgEcosystem
+}
+
+// redHatStream is the product stream OSV's Red Hat advisories name for an
+// image's CPE_NAME product part: RHEL 7's "enterprise_linux:7.9:GA:server"
+// is stream "enterprise_linux:7::server", as RHEL 8 and 9 images already
+// write it ("enterprise_linux:9::baseos"); other products (rhel_eus:9.2)
+// are releases of their own and stay as written.
+func redHatStream(cpe string) string {
+	f := strings.Split(cpe, ":")
+	if len(f) < 2 || f[0] != "enterprise_linux" {
+		return cpe
+	}
+	f[1], _, _ = strings.Cut(f[1], ".")
+	if len(f) > 2 {
+		f[2] = ""
+	}
+	return strings.Join(f, ":")
 }
 
 func isOSEcosystem(e string) bool {

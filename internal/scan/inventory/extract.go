@@ -13,8 +13,9 @@ import (
 
 // Cataloguer is Inventory.Cataloguer for inventories this code extracts.
 // Bump the first part when a change would catalogue an image differently,
-// so stored inventories can be told to be re-extracted.
-const Cataloguer = "wharf-inventory/1 osv-scalibr/v0.5.3"
+// so stored inventories can be told to be re-extracted (2: cargo-auditable
+// binaries list crates.io crates only).
+const Cataloguer = "wharf-inventory/2 osv-scalibr/v0.5.3"
 
 var (
 	// ErrInvalidLayer: a layer is not a (gzip or zstd compressed) tar.

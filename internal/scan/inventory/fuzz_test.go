@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os/exec"
 	"testing"
+	"time"
+
+	"github.com/wharfhq/wharf/internal/scan/inventory/invtest"
 )
 
 // FuzzExtract feeds arbitrary bytes as layers: whatever they are, Extract
@@ -46,4 +50,73 @@ func FuzzExtract(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzRustDependencyInfo: whatever a binary's bytes, reading its
+// cargo-auditable list returns packages or an error, within maxDepInfo.
+func FuzzRustDependencyInfo(f *testing.F) {
+	if _, err := exec.LookPath("rustc"); err == nil {
+		f.Add(invtest.RustAuditable(f, invtest.AuditableDeps))
+	}
+	f.Add([]byte("\x7fELF\x02\x01\x01\x00"))
+	f.Add([]byte("MZ\x90\x00"))
+	f.Add([]byte("\x00asm\x01\x00\x00\x00\x00\x07\x06dep-v0"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		info, err := dependencyInfo(bytes.NewReader(b))
+		if err != nil && len(info.Packages) != 0 {
+			t.Fatalf("packages with an error: %v", err)
+		}
+	})
+}
+
+// FuzzCheckNDB: checkNDB judges any file without panicking, and accepts
+// what rpm's layout allows.
+func FuzzCheckNDB(f *testing.F) {
+	f.Add(invtest.NDB{}.Write([][]byte{[]byte("header one"), bytes.Repeat([]byte{1}, 300)}))
+	f.Add(invtest.NDB{SlotPages: 2, Erased: map[uint32]bool{1: true}}.Write([][]byte{[]byte("a"), []byte("b")}))
+	f.Add([]byte("RpmP"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_ = checkNDBData(bytes.NewReader(b), int64(len(b)))
+	})
+}
+
+// FuzzRPMDatabase feeds mutated rpm databases (Berkeley DB written by
+// db_load, NDB, SQLite, when the tools are there) to the rpm extractor:
+// the checks before go-rpmdb must leave it nothing to panic in its
+// goroutine (which would end the process), to loop on or to allocate
+// without bound for.
+func FuzzRPMDatabase(f *testing.F) {
+	_, errRPM := exec.LookPath("rpmbuild")
+	_, errDB := exec.LookPath("db_load")
+	if errRPM == nil && errDB == nil {
+		db, h := invtest.RPMBuild(f, el8Packages[:2]...)
+		f.Add(invtest.BerkeleyDB(f, h))
+		f.Add(invtest.NDB{}.Write(h))
+		f.Add(db)
+	}
+	f.Add(invtest.NDB{}.Write([][]byte{bytes.Repeat([]byte{0x8e}, 64)}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for _, name := range []string{"var/lib/rpm/Packages", "usr/lib/sysimage/rpm/Packages.db"} {
+				_, _ = Extract(ctx, []Layer{blobLayer(tarBytes(t, plain, binFile(name, b, 0o644)))}, Options{TempDir: t.TempDir()})
+			}
+		}()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the rpm extractor did not return")
+		}
+	})
+}
+
+// FuzzCheckHeader: any blob is judged without panicking, in time linear
+// in its size.
+func FuzzCheckHeader(f *testing.F) {
+	f.Add([]byte("\x00\x00\x00\x01\x00\x00\x00\x04\x00\x00\x03\xe8\x00\x00\x00\x08\x00\x00\x00\x00\x00\x00\x00\x02a\x00b\x00"))
+	f.Add([]byte("\x00\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00\x3f\x00\x00\x00\x07\x00\x00\x00\x00\x00\x00\x00\x10"))
+	f.Fuzz(func(t *testing.T, b []byte) { _ = checkHeader(b) })
 }

@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/wharfhq/wharf/internal/scan/inventory/invtest"
 )
 
 // dpkgQuery lists this machine's installed packages with dpkg's own tool,
@@ -180,11 +182,8 @@ CPE_NAME="cpe:/o:redhat:enterprise_linux:9::baseos"
 // rpm 4.16+ (Fedora 33+, RHEL 9) keeps it; it returns the database file.
 func rpmDatabase(t *testing.T) []byte {
 	t.Helper()
-	for _, tool := range []string{"rpm", "rpmbuild"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed (scripts/install-tools.sh installs it)", tool)
-		}
-	}
+	invtest.NeedTool(t, "rpm")
+	invtest.NeedTool(t, "rpmbuild")
 	dir := t.TempDir()
 	spec := `Name: foo
 Version: 1.2.3

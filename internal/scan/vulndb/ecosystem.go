@@ -29,6 +29,14 @@ var osEcosystems = map[string]bool{
 var distroEcosystems = map[string]string{
 	"debian": "Debian", "ubuntu": "Ubuntu", "alpine": "Alpine", "rhel": "Red Hat",
 	"almalinux": "AlmaLinux", "rocky": "Rocky Linux", "wolfi": "Wolfi", "chainguard": "Chainguard",
+	"sles": "SUSE", "sled": "SUSE", "sle-micro": "SUSE", "opensuse": "openSUSE", "opensuse-leap": "openSUSE",
+	"opensuse-tumbleweed": "openSUSE", "opensuse-leap-micro": "openSUSE",
+}
+
+// rpmEcosystems are the OSV ecosystems of rpm distributions, whose
+// advisories may name binary packages.
+var rpmEcosystems = map[string]bool{
+	"Red Hat": true, "AlmaLinux": true, "Rocky Linux": true, "SUSE": true, "openSUSE": true,
 }
 
 // debianReleases maps codenames to the numbers OSV uses, for images whose
@@ -132,6 +140,8 @@ func isOS(p inventory.Package) bool {
 //	Alpine 3.19.1                                    Alpine:v3.19
 //	AlmaLinux / Rocky Linux 9.3                      AlmaLinux:9 / Rocky Linux:9
 //	RHEL 9.3 (CPE_NAME's stream, else VERSION_ID)    Red Hat:9 (RHEL's enterprise_linux:9 streams)
+//	SLES 15 SP5 (PRETTY_NAME less "SUSE ")           SUSE:Linux Enterprise Server 15 SP5
+//	openSUSE Leap 15.5 (PRETTY_NAME less "openSUSE ") openSUSE:Leap 15.5, openSUSE:Tumbleweed
 //	Wolfi, Chainguard                                Wolfi, Chainguard (rolling, no release)
 //
 // With no release known it returns the bare ecosystem ("Debian"), which
@@ -188,6 +198,13 @@ func release(base string, d inventory.Distro) string {
 		return major
 	case "AlmaLinux", "Rocky Linux":
 		return major
+	case "SUSE", "openSUSE":
+		// SUSE names its products' releases as PRETTY_NAME does, without
+		// the vendor word ("Linux Enterprise Server 15 SP5", "Leap 15.5",
+		// "Tumbleweed").
+		if rel, ok := strings.CutPrefix(strings.TrimSpace(d.PrettyName), base+" "); ok {
+			return strings.TrimSpace(rel)
+		}
 	}
 	return ""
 }
@@ -235,8 +252,9 @@ type lookup struct {
 // origin), compared with the source version; a package without a source
 // name is looked up by its own name and version. RPM distributions
 // (Red Hat, AlmaLinux, Rocky Linux) name binary packages as often as
-// source ones, so both are tried there. Release-less advisories of the
-// distribution ("Debian") apply to every release.
+// source ones, and SUSE's name binary packages, so both are tried there.
+// Release-less advisories of the distribution ("Debian") apply to every
+// release.
 func lookups(d inventory.Distro, pkg inventory.Package) []lookup {
 	var l lookuper
 	return l.lookups(nil, d, &pkg)
@@ -288,7 +306,7 @@ func (l *lookuper) lookups(out []lookup, d inventory.Distro, pkg *inventory.Pack
 		v = pkg.Version
 	}
 	add(pkg.SourceName, v)
-	if (base == "Red Hat" || base == "AlmaLinux" || base == "Rocky Linux") && pkg.Name != pkg.SourceName {
+	if rpmEcosystems[base] && pkg.Name != pkg.SourceName {
 		add(pkg.Name, pkg.Version)
 	}
 	return out

@@ -1,6 +1,7 @@
 package vulndb
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/wharfhq/wharf/internal/scan/inventory"
@@ -33,6 +34,14 @@ func TestEcosystemFor(t *testing.T) {
 		{inventory.Distro{ID: "almalinux", VersionID: "8.10"}, os("AlmaLinux"), "AlmaLinux:8"},
 		{inventory.Distro{ID: "rhel", VersionID: "9.4"}, os("Red Hat"), "Red Hat:9"},
 		{inventory.Distro{ID: "wolfi", VersionID: "20230201"}, os("Wolfi"), "Wolfi"},
+		{inventory.Distro{ID: "rhel", VersionID: "7.9", CPEName: "cpe:/o:redhat:enterprise_linux:7.9:GA:server"}, os("Red Hat"), "Red Hat:7"},
+		{inventory.Distro{ID: "sles", VersionID: "15.5", PrettyName: "SUSE Linux Enterprise Server 15 SP5"}, os("SUSE"), "SUSE:Linux Enterprise Server 15 SP5"},
+		{inventory.Distro{ID: "sle-micro", VersionID: "5.5", PrettyName: "SUSE Linux Enterprise Micro 5.5"}, os("SUSE"), "SUSE:Linux Enterprise Micro 5.5"},
+		{inventory.Distro{ID: "opensuse-leap", VersionID: "15.5", PrettyName: "openSUSE Leap 15.5"}, os("openSUSE"), "openSUSE:Leap 15.5"},
+		{inventory.Distro{ID: "opensuse-tumbleweed", VersionID: "20240101", PrettyName: "openSUSE Tumbleweed"}, os("openSUSE"), "openSUSE:Tumbleweed"},
+		{inventory.Distro{ID: "opensuse-leap", VersionID: "15.5"}, inventory.Package{Name: "x", Kind: inventory.KindOS}, "openSUSE"},
+		// No OSV ecosystem: nothing to match.
+		{inventory.Distro{ID: "amzn", VersionID: "2"}, inventory.Package{Name: "x", Kind: inventory.KindOS}, ""},
 		{inventory.Distro{}, os("Debian:11"), "Debian:11"},
 		// The package's ecosystem missing: the distro's.
 		{inventory.Distro{ID: "debian", VersionID: "11"}, inventory.Package{Name: "x", Kind: inventory.KindOS}, "Debian:11"},
@@ -80,18 +89,32 @@ func TestNormalisation(t *testing.T) {
 }
 
 func TestLookupsRPM(t *testing.T) {
-	d := inventory.Distro{ID: "rocky", VersionID: "9.3"}
-	p := inventory.Package{Name: "openssl-libs", Version: "1:3.0.7-24.el9", SourceName: "openssl", SourceVersion: "1:3.0.7-24.el9",
-		Ecosystem: "Rocky Linux", Kind: inventory.KindOS}
-	got := lookups(d, p)
 	k := func(eco, name string) PackageKey { return PackageKey{Ecosystem: eco, Name: name} }
-	want := []PackageKey{k("Rocky Linux:9", "openssl"), k("Rocky Linux", "openssl"), k("Rocky Linux:9", "openssl-libs"), k("Rocky Linux", "openssl-libs")}
-	if len(got) != len(want) {
-		t.Fatalf("lookups %v", got)
-	}
-	for i := range want {
-		if got[i].key != want[i] {
-			t.Fatalf("lookups %v, want %v", got, want)
+	for _, tc := range []struct {
+		d    inventory.Distro
+		p    inventory.Package
+		want []PackageKey
+	}{
+		{inventory.Distro{ID: "rocky", VersionID: "9.3"},
+			inventory.Package{Name: "openssl-libs", Version: "1:3.0.7-24.el9", SourceName: "openssl", SourceVersion: "1:3.0.7-24.el9",
+				Ecosystem: "Rocky Linux", Kind: inventory.KindOS},
+			[]PackageKey{k("Rocky Linux:9", "openssl"), k("Rocky Linux", "openssl"), k("Rocky Linux:9", "openssl-libs"), k("Rocky Linux", "openssl-libs")}},
+		// SUSE's advisories name binary packages (libopenssl1_1 of openssl-1_1).
+		{inventory.Distro{ID: "sles", VersionID: "15.5", PrettyName: "SUSE Linux Enterprise Server 15 SP5"},
+			inventory.Package{Name: "libopenssl1_1", Version: "1.1.1l-150500.17.25.1", SourceName: "openssl-1_1", Ecosystem: "SUSE", Kind: inventory.KindOS},
+			[]PackageKey{k("SUSE:Linux Enterprise Server 15 SP5", "openssl-1_1"), k("SUSE", "openssl-1_1"),
+				k("SUSE:Linux Enterprise Server 15 SP5", "libopenssl1_1"), k("SUSE", "libopenssl1_1")}},
+		{inventory.Distro{ID: "opensuse-tumbleweed", PrettyName: "openSUSE Tumbleweed"},
+			inventory.Package{Name: "libz1", Version: "1.3.1-1.1", SourceName: "zlib", Ecosystem: "openSUSE", Kind: inventory.KindOS},
+			[]PackageKey{k("openSUSE:Tumbleweed", "zlib"), k("openSUSE", "zlib"), k("openSUSE:Tumbleweed", "libz1"), k("openSUSE", "libz1")}},
+	} {
+		got := lookups(tc.d, tc.p)
+		var keys []PackageKey
+		for _, l := range got {
+			keys = append(keys, l.key)
+		}
+		if !slices.Equal(keys, tc.want) {
+			t.Errorf("lookups(%s) %v, want %v", tc.p.Name, keys, tc.want)
 		}
 	}
 }
@@ -112,6 +135,10 @@ func TestEcosystemForAgreesWithInventory(t *testing.T) {
 		{inventory.Distro{ID: "rhel", VersionID: "8.9"}, "Red Hat"},
 		{inventory.Distro{ID: "almalinux", VersionID: "9.3"}, "AlmaLinux"},
 		{inventory.Distro{ID: "rocky", VersionID: "8.9"}, "Rocky Linux"},
+		{inventory.Distro{ID: "rhel", VersionID: "7.9", CPEName: "cpe:/o:redhat:enterprise_linux:7.9:GA:server"}, "Red Hat"},
+		{inventory.Distro{ID: "sles", VersionID: "15.5", PrettyName: "SUSE Linux Enterprise Server 15 SP5"}, "SUSE"},
+		{inventory.Distro{ID: "opensuse-leap", VersionID: "15.5", PrettyName: "openSUSE Leap 15.5"}, "openSUSE"},
+		{inventory.Distro{ID: "opensuse-tumbleweed", PrettyName: "openSUSE Tumbleweed"}, "openSUSE"},
 	} {
 		p := inventory.Package{Name: "x", Ecosystem: tc.eco, Kind: inventory.KindOS}
 		if got, want := EcosystemFor(tc.d, p), normEcosystem(tc.d.OSVEcosystem(tc.eco)); got != want {
