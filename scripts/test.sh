@@ -15,6 +15,7 @@
 #   WHARF_SKIP_E2E=1          stop after building bin/wharf
 #   WHARF_E2E_RUN=REGEX       run only the matching end-to-end tests (go test -run)
 #   WHARF_E2E_REQUIRE_DOCKER  1 (default here): no docker daemon is a failure; 0 skips the docker test
+#   WHARF_REQUIRE_TOOLS       1 (default here): unit tests fail when rpm, rpmbuild, db_load or rustc is missing
 #   WHARF_E2E_ARTIFACTS_DIR   keep server logs and conformance reports there
 #   WHARF_TEST_POSTGRES_URL   use this PostgreSQL server instead of starting one
 #   WHARF_PG_DIR, WHARF_PG_PORT  where and on which port the throwaway server runs
@@ -87,6 +88,10 @@ export WHARF_TEST_S3_ENDPOINT WHARF_TEST_S3_ACCESS_KEY WHARF_TEST_S3_SECRET_KEY
 echo "WHARF_TEST_S3_ENDPOINT=$WHARF_TEST_S3_ENDPOINT"
 
 step "unit tests (go test -race)"
+# rustc (the cargo-auditable test) comes with this kind of machine's Rust
+# toolchain; tests that need a tool then fail instead of skipping.
+if [[ -d $HOME/.cargo/bin ]]; then export PATH=$PATH:$HOME/.cargo/bin; fi
+export WHARF_REQUIRE_TOOLS=${WHARF_REQUIRE_TOOLS:-1}
 mapfile -t unit_pkgs < <(go list ./... | grep -v '/test/')
 go test -race -count=1 -timeout 10m "${unit_pkgs[@]}"
 
