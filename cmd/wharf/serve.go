@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
@@ -13,6 +12,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/wharfhq/wharf/internal/listen"
 
 	"github.com/wharfhq/wharf/internal/app"
 	"github.com/wharfhq/wharf/internal/config"
@@ -50,7 +51,7 @@ func serveCmd() *cobra.Command {
 					logger.Warn("pprof listening", "addr", addr, "err", http.ListenAndServe(addr, mux))
 				}()
 			}
-			ln, err := net.Listen("tcp", cfg.Listen)
+			ln, err := listen.TCP(cmd.Context(), cfg.Listen, listen.Options{NotSentLowat: int(cfg.TCPNotSentLowat)})
 			if err != nil {
 				return err
 			}

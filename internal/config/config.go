@@ -94,6 +94,9 @@ type Config struct {
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
 	// ShutdownTimeout bounds graceful shutdown.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// TCPNotSentLowat caps each connection's queued but unsent bytes
+	// (TCP_NOTSENT_LOWAT, Linux; 0 = the kernel's default).
+	TCPNotSentLowat int64 `yaml:"tcp_notsent_lowat"`
 }
 
 // Defaults returns the built-in default configuration.
@@ -116,6 +119,7 @@ func Defaults() Config {
 		ReadHeaderTimeout:   10 * time.Second,
 		IdleTimeout:         2 * time.Minute,
 		ShutdownTimeout:     30 * time.Second,
+		TCPNotSentLowat:     16 << 10,
 	}
 }
 
@@ -205,6 +209,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxManifestBytes <= 0 {
 		bad("max_manifest_bytes", "must be positive, got %d", c.MaxManifestBytes)
+	}
+	if c.TCPNotSentLowat < 0 || c.TCPNotSentLowat > 1<<30 {
+		bad("tcp_notsent_lowat", "must be between 0 (kernel default) and 1GiB, got %d", c.TCPNotSentLowat)
 	}
 	return errors.Join(errs...)
 }

@@ -248,7 +248,7 @@ log_format: json
 				"WHARF_ANONYMOUS=yes", "WHARF_CREATE_ON_PUSH=0", "WHARF_LOG_FORMAT=json", "WHARF_LOG_LEVEL=debug", "WHARF_ACCESS_LOG=false", "WHARF_FSYNC=true", "WHARF_BLOB_REDIRECT=true",
 				"WHARF_GC_INTERVAL=10m", "WHARF_GC_GRACE=1h", "WHARF_UPLOAD_TTL=2h", "WHARF_RECYCLE_BIN_RETENTION=0", "WHARF_MAX_MANIFEST_BYTES=100KiB",
 				"WHARF_LIFECYCLE_INTERVAL=6h", "WHARF_ARCHIVE_RESTORE_DELAY=0s",
-				"WHARF_READ_HEADER_TIMEOUT=5s", "WHARF_IDLE_TIMEOUT=1m", "WHARF_SHUTDOWN_TIMEOUT=9s",
+				"WHARF_READ_HEADER_TIMEOUT=5s", "WHARF_IDLE_TIMEOUT=1m", "WHARF_SHUTDOWN_TIMEOUT=9s", "WHARF_TCP_NOTSENT_LOWAT=64KiB",
 			},
 			check: func(t *testing.T, c Config) {
 				want := Config{
@@ -259,7 +259,7 @@ log_format: json
 					GCInterval: 10 * time.Minute, GCGrace: time.Hour, UploadTTL: 2 * time.Hour,
 					LifecycleInterval: 6 * time.Hour, ArchiveRestoreDelay: 0,
 					MaxManifestBytes: 100 << 10, ReadHeaderTimeout: 5 * time.Second,
-					IdleTimeout: time.Minute, ShutdownTimeout: 9 * time.Second,
+					IdleTimeout: time.Minute, ShutdownTimeout: 9 * time.Second, TCPNotSentLowat: 64 << 10,
 				}
 				if c != want {
 					t.Errorf("got  %#v\nwant %#v", c, want)

@@ -107,6 +107,8 @@ var fields = []field{
 		ptr: func(c *Config) any { return &c.IdleTimeout }},
 	{key: "shutdown_timeout", kind: kindDuration, usage: "time allowed for graceful shutdown",
 		ptr: func(c *Config) any { return &c.ShutdownTimeout }},
+	{key: "tcp_notsent_lowat", kind: kindBytes, usage: "per-connection cap on queued unsent bytes (TCP_NOTSENT_LOWAT, Linux; 0: kernel default)",
+		ptr: func(c *Config) any { return &c.TCPNotSentLowat }},
 }
 
 func fieldByKey(key string) *field {
