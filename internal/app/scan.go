@@ -29,8 +29,13 @@ func (a *App) runScanWorkers(ctx context.Context) {
 	rescans := &jobs.Runner{Store: a.Stores.Meta, Poll: 2 * time.Second, Logger: a.Logger}
 	rescans.Handle(scan.KindRescan, a.Scans.HandleRescan)
 	rescans.Handle(scan.KindPrune, a.Scans.HandlePrune)
+	rescans.Handle(scan.KindEligibility, a.Scans.HandleEligibility)
 	sched := &jobs.Scheduler{Store: a.Stores.Meta, Logger: a.Logger,
-		Jobs: []jobs.Periodic{{Kind: scan.KindPrune, Interval: max(a.Config.GCInterval, time.Hour)}}}
+		Jobs: []jobs.Periodic{
+			{Kind: scan.KindPrune, Interval: max(a.Config.GCInterval, time.Hour)},
+			// Durations count in days: a few checks a day apply them.
+			{Kind: scan.KindEligibility, Interval: 6 * time.Hour},
+		}}
 	for _, run := range []func(context.Context){scans.Run, rescans.Run, sched.Run} {
 		wg.Add(1)
 		go func() { defer wg.Done(); run(ctx) }()

@@ -137,12 +137,16 @@ func TestScanEligibilityExpiry(t *testing.T) {
 		t.Fatalf("x after the pull: %s %+v", status(dx), x)
 	}
 
-	// 31 days after its pull, x lapses again; y (pulled 43 days ago) too.
+	// 31 days after its pull, x lapses again; y (pulled 43 days ago) too:
+	// the periodic eligibility job marks them without any import.
 	e.now = t0.Add(48 * day)
-	st, err = e.svc.Rescan(ctx, testAccount)
-	if err != nil || st.Expired != 2 || st.Images != 0 {
-		t.Fatalf("second expiry %+v %v", st, err)
+	if err := e.svc.HandleEligibility(ctx, meta.Job{}); err != nil {
+		t.Fatal(err)
 	}
+	if status(dx) != scan.StatusExpired || status(dy) != scan.StatusExpired {
+		t.Fatalf("after the eligibility job: x %s, y %s", status(dx), status(dy))
+	}
+	wantLines(t, "x lapsed again", e.report(t, r, dx).Findings, "DEB-X1 pkg-x 1.1-1 HIGH 1.3-1 ACTIVE", "DEB-X2 pkg-x 1.1-1 HIGH 1.3-1 ACTIVE")
 	// An explicit scan (StartImageScan's) brings it back and counts as
 	// activity for the push duration.
 	if _, err := e.svc.Queue(ctx, r, dx, scan.Request{}); err != nil {

@@ -102,6 +102,20 @@ func (s *Service) HandleRescan(ctx context.Context, j meta.Job) error {
 	return nil
 }
 
+// HandleEligibility runs a KindEligibility job: a rescan of every account
+// that touches no package, so that it only marks the images whose
+// eligibility lapsed and brings back those active again.
+func (s *Service) HandleEligibility(ctx context.Context, j meta.Job) error {
+	st, err := s.RescanTouched(ctx, "", []vulndb.PackageKey{})
+	if err != nil {
+		return err
+	}
+	if st.Expired > 0 || st.Images > 0 {
+		s.log().Info("scan eligibility applied", "job", j.ID, "expired", st.Expired, "rematched", st.Images)
+	}
+	return nil
+}
+
 // HandlePrune runs a KindPrune job.
 func (s *Service) HandlePrune(ctx context.Context, _ meta.Job) error {
 	_, err := s.meta().PruneInventories(ctx, s.now().Add(-pruneAge), 0)

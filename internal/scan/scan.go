@@ -43,6 +43,10 @@ const (
 	KindRescan = "rescan"
 	// KindPrune deletes inventories no scan uses any more.
 	KindPrune = "scan-prune"
+	// KindEligibility applies the scan eligibility durations (periodic):
+	// images that lapsed are marked SCAN_ELIGIBILITY_EXPIRED, and those
+	// pulled or pushed again are re-matched, also when no import comes.
+	KindEligibility = "scan-eligibility"
 )
 
 // Audit actions.
