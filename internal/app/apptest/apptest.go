@@ -98,9 +98,20 @@ func Sha(b []byte) string { return fmt.Sprintf("sha256:%x", sha256.Sum256(b)) }
 // with optional header pairs, and returns the response and its body.
 func (s *Server) V2(method, path string, body []byte, user, pass string, hdr ...string) (*http.Response, []byte) {
 	s.T.Helper()
-	req, err := http.NewRequest(method, s.HTTP.URL+path, bytes.NewReader(body))
+	return Do(s.T, method, s.HTTP.URL+path, body, user, pass, hdr...)
+}
+
+// Do sends a request to url with Basic credentials (none when user is "")
+// and header pairs, and returns the response, closed, and its body. A nil
+// body is sent as no body at all (Content-Length 0).
+func Do(t testing.TB, method, url string, body []byte, user, pass string, hdr ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
 	if err != nil {
-		s.T.Fatal(err)
+		t.Fatal(err)
+	}
+	if body == nil {
+		req.Body, req.ContentLength = http.NoBody, 0
 	}
 	if user != "" {
 		req.SetBasicAuth(user, pass)
@@ -110,9 +121,10 @@ func (s *Server) V2(method, path string, body []byte, user, pass string, hdr ...
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		s.T.Fatal(err)
+		t.Fatal(err)
 	}
 	defer res.Body.Close()
+	// A body cut short shows in what the test then checks of it.
 	b, _ := io.ReadAll(res.Body)
 	return res, b
 }

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wharfhq/wharf/internal/app/apptest"
+
 	"github.com/wharfhq/wharf/internal/app"
 	"github.com/wharfhq/wharf/internal/config"
 )
@@ -88,26 +90,7 @@ func (e *env) doAuth(user, pass, method, path string, body []byte, hdr ...string
 	if !strings.HasPrefix(path, "http") {
 		url = e.srv.URL + path
 	}
-	req, err := http.NewRequest(method, url, bytes.NewReader(body))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if body == nil {
-		req.Body = http.NoBody
-		req.ContentLength = 0
-	}
-	if user != "" {
-		req.SetBasicAuth(user, pass)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
+	res, b := apptest.Do(e.t, method, url, body, user, pass, hdr...)
 	return resp{res.StatusCode, res.Header, b}
 }
 
