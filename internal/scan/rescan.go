@@ -102,16 +102,31 @@ func (s *Service) HandleRescan(ctx context.Context, j meta.Job) error {
 	return nil
 }
 
-// HandleEligibility runs a KindEligibility job: a rescan of every account
-// that touches no package, so that it only marks the images whose
-// eligibility lapsed and brings back those active again.
+// HandleEligibility runs a KindEligibility job: for each account whose
+// eligibility is limited, a rescan that touches no package, so that it
+// only marks the images whose eligibility lapsed and brings back those
+// active again. Under the default (LIFETIME) nothing can lapse, and a
+// change of the setting queues its own rescan.
 func (s *Service) HandleEligibility(ctx context.Context, j meta.Job) error {
-	st, err := s.RescanTouched(ctx, "", []vulndb.PackageKey{})
+	accounts, err := s.meta().ListAccounts(ctx)
 	if err != nil {
 		return err
 	}
-	if st.Expired > 0 || st.Images > 0 {
-		s.log().Info("scan eligibility applied", "job", j.ID, "expired", st.Expired, "rematched", st.Images)
+	for _, a := range accounts {
+		el, err := LoadEligibility(ctx, s.meta(), a.ID)
+		if err != nil {
+			return err
+		}
+		if !el.Limited() {
+			continue
+		}
+		st, err := s.RescanTouched(ctx, a.ID, []vulndb.PackageKey{})
+		if err != nil {
+			return err
+		}
+		if st.Expired > 0 || st.Images > 0 {
+			s.log().Info("scan eligibility applied", "job", j.ID, "account", a.ID, "expired", st.Expired, "rematched", st.Images)
+		}
 	}
 	return nil
 }
