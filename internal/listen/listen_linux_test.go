@@ -6,9 +6,9 @@ import (
 	"testing"
 )
 
-// The option set on the listener must reach the connections it accepts:
-// they are what sends the blobs.
-func TestNotSentLowatInherited(t *testing.T) {
+// The option must be on the connections the listener accepts (they send
+// the blobs), and only when asked for.
+func TestNotSentLowatOnAcceptedConnections(t *testing.T) {
 	for _, want := range []int{16 << 10, 0} {
 		ln, err := TCP(context.Background(), "127.0.0.1:0", Options{NotSentLowat: want})
 		if err != nil {

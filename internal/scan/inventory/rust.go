@@ -82,34 +82,34 @@ func dependencyInfo(r io.ReaderAt) (rustaudit.VersionInfo, error) {
 	if _, err := r.ReadAt(head, 0); err != nil {
 		return info, rustaudit.ErrUnknownFileFormat
 	}
-	var section []byte
+	// Both formats' sections read the same way.
+	var sec interface{ Data() ([]byte, error) }
 	switch {
 	case bytes.Equal(head, []byte("\x7fELF")):
 		f, err := elf.NewFile(r)
 		if err != nil {
 			return info, rustaudit.ErrUnknownFileFormat
 		}
-		s := f.Section(".dep-v0")
-		if s == nil {
-			return info, rustaudit.ErrNoRustDepInfo
-		}
-		if section, err = s.Data(); err != nil {
-			return info, err
+		if s := f.Section(".dep-v0"); s != nil {
+			sec = s
 		}
 	case bytes.Equal(head[:2], []byte("MZ")):
 		f, err := pe.NewFile(r)
 		if err != nil {
 			return info, rustaudit.ErrUnknownFileFormat
 		}
-		s := f.Section(".dep-v0")
-		if s == nil {
-			return info, rustaudit.ErrNoRustDepInfo
-		}
-		if section, err = s.Data(); err != nil {
-			return info, err
+		if s := f.Section(".dep-v0"); s != nil {
+			sec = s
 		}
 	default:
 		return rustaudit.GetDependencyInfo(r)
+	}
+	if sec == nil {
+		return info, rustaudit.ErrNoRustDepInfo
+	}
+	section, err := sec.Data()
+	if err != nil {
+		return info, err
 	}
 	zr, err := zlib.NewReader(bytes.NewReader(section))
 	if err != nil {
