@@ -239,7 +239,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	if !cfg.AccessLog {
 		accessLogger = slog.New(minLevel{logger.Handler(), slog.LevelWarn})
 	}
-	a.handler = middleware.Chain(withRequestInfo(mux), accessLogger, a.Metrics)
+	a.handler = middleware.Chain(withRequestInfo(v2First(v2, mux)), accessLogger, a.Metrics)
 	return a, nil
 }
 
@@ -346,6 +346,20 @@ func (h minLevel) WithAttrs(a []slog.Attr) slog.Handler {
 	return minLevel{h.Handler.WithAttrs(a), h.min}
 }
 func (h minLevel) WithGroup(n string) slog.Handler { return minLevel{h.Handler.WithGroup(n), h.min} }
+
+// v2First sends /v2 and /v2/... straight to the registry handler and the
+// rest to mux. The pull path is the hottest there is, and a ServeMux match
+// costs it a wildcard allocation and a tree walk for a choice a prefix
+// check makes.
+func v2First(v2, mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p == "/v2" || strings.HasPrefix(p, "/v2/") {
+			v2.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
 
 // withRequestInfo records the caller's address and transport for policy
 // conditions (aws:SourceIp, aws:SecureTransport).

@@ -33,12 +33,16 @@ func (h *Handler) manifests(req *request) {
 		if !ok {
 			return
 		}
+		// The four values share one backing array: one allocation on the
+		// pull path rather than one per header. Keys are canonical already.
+		etag := `"` + m.Digest + `"`
+		v := &[4]string{m.MediaType, itoa(m.Size), m.Digest, etag}
 		hd := w.Header()
-		hd.Set("Content-Type", m.MediaType)
-		hd.Set("Content-Length", itoa(m.Size))
-		hd.Set("Docker-Content-Digest", m.Digest)
-		hd.Set("Etag", `"`+m.Digest+`"`)
-		if r.Header.Get("If-None-Match") == `"`+m.Digest+`"` {
+		hd["Content-Type"] = v[0:1:1]
+		hd["Content-Length"] = v[1:2:2]
+		hd["Docker-Content-Digest"] = v[2:3:3]
+		hd["Etag"] = v[3:4:4]
+		if r.Header.Get("If-None-Match") == etag {
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}

@@ -306,6 +306,8 @@ func TestBadNamesAndReferences(t *testing.T) {
 		}
 	}
 	e.expect(e.do("GET", "/v2/team/app/manifests/v1", nil), 404, "NAME_UNKNOWN")
+	// Not cleaned into another repository's path (and not redirected there).
+	e.expect(e.do("GET", "/v2/a/../b/manifests/v1", nil), 400, "NAME_INVALID")
 	e.expect(e.do("GET", "/v2/team/app/blobs/sha256:xyz", nil), 400, "DIGEST_INVALID")
 	e.expect(e.do("POST", "/v2/team/app/blobs/uploads/?digest=sha256:nothex", []byte("x")), 400, "DIGEST_INVALID")
 	e.expect(e.do("GET", "/v2/team/app/tags/list?n=-1", nil), 400, "")
