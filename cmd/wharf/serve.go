@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
@@ -57,6 +58,19 @@ func serveCmd() *cobra.Command {
 			}
 			logger.Info("wharf serving", "listen", ln.Addr().String(), "data_dir", cfg.DataDir, "account", a.Bootstrap.AccountID,
 				"region", cfg.Region, "anonymous", cfg.Anonymous, "version", version())
+			if cfg.MetricsListen != "" {
+				mln, err := net.Listen("tcp", cfg.MetricsListen)
+				if err != nil {
+					ln.Close()
+					return err
+				}
+				logger.Info("metrics serving without authentication", "metrics_listen", mln.Addr().String())
+				go func() {
+					if err := a.ServeOps(ctx, mln); err != nil {
+						logger.Error("metrics listener failed", "err", err)
+					}
+				}()
+			}
 			if cfg.Anonymous {
 				logger.Warn("authentication is OFF (--anonymous): anyone can push and pull; never use this outside development")
 			}

@@ -24,6 +24,7 @@ import (
 	"github.com/wharfhq/wharf/internal/config"
 	"github.com/wharfhq/wharf/internal/gc"
 	"github.com/wharfhq/wharf/internal/httpapi/ecr"
+	"github.com/wharfhq/wharf/internal/httpapi/guard"
 	"github.com/wharfhq/wharf/internal/httpapi/middleware"
 	"github.com/wharfhq/wharf/internal/httpapi/oci"
 	"github.com/wharfhq/wharf/internal/httpapi/wharfapi"
@@ -220,21 +221,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	mux.Handle("/v2/", v2)
 	mux.Handle(ecr.LayerDownloadPath, ecrServer.LayerDownloadHandler())
 	mux.Handle("/v2", v2)
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		middleware.SetRoute(r.Context(), "healthz")
-		_, _ = w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
-		middleware.SetRoute(r.Context(), "readyz")
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := st.Meta.Ping(ctx); err != nil {
-			http.Error(w, "metadata store unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = w.Write([]byte("ready\n"))
-	})
-	mux.Handle("/metrics", a.Metrics.Handler())
+	mux.HandleFunc("/healthz", a.healthz)
+	mux.HandleFunc("/readyz", a.readyz)
+	// Metrics cover every account: the operator's to read.
+	mux.Handle("/metrics", &guard.Handler{Authn: authn, Authz: authz, Region: cfg.Region, AccountID: boot.AccountID,
+		Action: guard.ActionGetMetrics, Route: "metrics", Logger: logger, Next: a.Metrics.Handler()})
 	accessLogger := logger
 	if !cfg.AccessLog {
 		accessLogger = slog.New(minLevel{logger.Handler(), slog.LevelWarn})
@@ -245,6 +236,56 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 
 // Handler returns the root HTTP handler.
 func (a *App) Handler() http.Handler { return a.handler }
+
+func (a *App) healthz(w http.ResponseWriter, r *http.Request) {
+	middleware.SetRoute(r.Context(), "healthz")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
+	middleware.SetRoute(r.Context(), "readyz")
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.Stores.Meta.Ping(ctx); err != nil {
+		http.Error(w, "metadata store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+// OpsHandler serves /metrics, /healthz and /readyz without authentication,
+// for the metrics_listen address (a private network a scraper is on).
+func (a *App) OpsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", a.healthz)
+	mux.HandleFunc("/readyz", a.readyz)
+	mux.Handle("/metrics", a.Metrics.Handler())
+	return mux
+}
+
+// ServeOps serves OpsHandler on ln until ctx ends.
+func (a *App) ServeOps(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.OpsHandler(),
+		ReadHeaderTimeout: a.Config.ReadHeaderTimeout,
+		IdleTimeout:       a.Config.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
+		err = srv.Shutdown(sctx)
+		cancel()
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
 
 // Close releases the stores.
 func (a *App) Close() error { return a.Stores.Meta.Close() }

@@ -34,6 +34,11 @@ import (
 type Config struct {
 	// Listen is the TCP address the HTTP server listens on.
 	Listen string `yaml:"listen"`
+	// MetricsListen, when set, is a second address that serves /metrics,
+	// /healthz and /readyz without authentication (for a scraper on a
+	// private network). On Listen, /metrics requires credentials allowed
+	// wharf:GetMetrics on the operator account.
+	MetricsListen string `yaml:"metrics_listen"`
 	// DataDir holds blobs and metadata.
 	DataDir string `yaml:"data_dir"`
 	// Metadata selects the metadata store: "" (embedded SQLite under
@@ -148,6 +153,13 @@ func (c Config) Validate() error {
 
 	if err := validateListen(c.Listen); err != nil {
 		bad("listen", "%v", err)
+	}
+	if c.MetricsListen != "" {
+		if err := validateListen(c.MetricsListen); err != nil {
+			bad("metrics_listen", "%v", err)
+		} else if c.MetricsListen == c.Listen {
+			bad("metrics_listen", "must differ from listen (%s): it serves metrics without authentication", c.Listen)
+		}
 	}
 	if strings.TrimSpace(c.DataDir) == "" {
 		bad("data_dir", "must not be empty")

@@ -57,6 +57,8 @@ func (f *field) envName() string { return envPrefix + strings.ToUpper(f.key) }
 var fields = []field{
 	{key: "listen", kind: kindString, usage: "TCP address to listen on (host:port)",
 		ptr: func(c *Config) any { return &c.Listen }},
+	{key: "metrics_listen", kind: kindString, usage: "optional second address serving /metrics, /healthz and /readyz WITHOUT authentication, for a scraper on a private network (on the main address /metrics needs wharf:GetMetrics)",
+		ptr: func(c *Config) any { return &c.MetricsListen }},
 	{key: "data_dir", kind: kindString, usage: "directory holding blobs and metadata",
 		ptr: func(c *Config) any { return &c.DataDir }, flag: "data", flagAliases: []string{"data-dir"}, envAliases: []string{"WHARF_DATA"}},
 	{key: "metadata", kind: kindString, usage: "metadata store: empty for the embedded SQLite under the data directory, or postgres://user:pass@host:port/db",
