@@ -140,6 +140,10 @@ apt_install skopeo skopeo
 # and a Berkeley DB one (rpm's format before 4.16) with db_load.
 apt_install rpmbuild rpm
 apt_install db_load db-util
+# LLVM's assembler and lipo make the Mach-O and WebAssembly binaries whose
+# cargo-auditable sections the Rust cataloguer reads.
+apt_install llvm-mc llvm
+apt_install llvm-config llvm
 
 go_install crane "$CRANE_PKG" "$CRANE_VERSION"
 go_install regctl "$REGCTL_PKG" "$REGCTL_VERSION"

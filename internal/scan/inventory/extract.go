@@ -14,8 +14,9 @@ import (
 // Cataloguer is Inventory.Cataloguer for inventories this code extracts.
 // Bump the first part when a change would catalogue an image differently,
 // so stored inventories can be told to be re-extracted (2: cargo-auditable
-// binaries list crates.io crates only).
-const Cataloguer = "wharf-inventory/2 osv-scalibr/v0.5.3"
+// binaries list crates.io crates only; 3: Mach-O and WebAssembly ones, and
+// rust-audit's older section names, are read too).
+const Cataloguer = "wharf-inventory/3 osv-scalibr/v0.5.3"
 
 var (
 	// ErrInvalidLayer: a layer is not a (gzip or zstd compressed) tar.

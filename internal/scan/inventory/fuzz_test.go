@@ -58,6 +58,14 @@ func FuzzRustDependencyInfo(f *testing.F) {
 	if _, err := exec.LookPath("rustc"); err == nil {
 		f.Add(invtest.RustAuditable(f, invtest.AuditableDeps))
 	}
+	if _, err := exec.LookPath("llvm-mc"); err == nil {
+		mac := invtest.RustAuditableObject(f, invtest.TripleMacAMD64, ".dep-v0", invtest.AuditableDeps)
+		f.Add(mac)
+		f.Add(invtest.RustAuditableObject(f, invtest.TripleWasm, ".dep-v0", invtest.AuditableDeps))
+		if _, err := exec.LookPath("llvm-config"); err == nil {
+			f.Add(invtest.Universal(f, mac, invtest.RustAuditableObject(f, invtest.TripleMacARM64, ".dep-v0", invtest.AuditableDeps)))
+		}
+	}
 	f.Add([]byte("\x7fELF\x02\x01\x01\x00"))
 	f.Add([]byte("MZ\x90\x00"))
 	f.Add([]byte("\x00asm\x01\x00\x00\x00\x00\x07\x06dep-v0"))

@@ -233,15 +233,18 @@ func joinPath(dir, base string) string {
 // too) have neither, and are not worth keeping.
 var binaryMarkers = [][]byte{
 	[]byte("\xff Go buildinf:"), // debug/buildinfo's magic
-	[]byte(".dep-v0"),           // cargo-auditable's ELF/PE section name
-	[]byte("__dep_v0"),          // and its Mach-O one
+	[]byte(".dep-v0"),           // cargo-auditable's section name (every format)
+	[]byte("rust-deps-v0"),      // rust-audit's, before it (ELF, Mach-O)
+	[]byte("rdep-v0"),           // and its PE one
 }
 
 const maxMarkerLen = 14
 
 // executable magic numbers debug/buildinfo reads: ELF, PE, Mach-O
-// (32/64-bit, both byte orders, fat), XCOFF.
+// (32/64-bit, both byte orders, fat), XCOFF; and WebAssembly, which
+// cargo-auditable also writes.
 var execMagics = [][]byte{
+	[]byte("\x00asm"),
 	[]byte("\x7fELF"),
 	[]byte("MZ"),
 	{0xfe, 0xed, 0xfa, 0xce}, {0xfe, 0xed, 0xfa, 0xcf},

@@ -2,7 +2,8 @@
 // inventory's tests (and the scanner's) catalogue, at test time with the
 // real tools where there are some: rpmbuild and rpm (rpm headers, SQLite
 // databases), Berkeley DB's db_load (rpm's Berkeley DB), rustc (a
-// cargo-auditable binary); NDB with a writer of its own.
+// cargo-auditable binary), LLVM's llvm-mc and llvm-lipo (Mach-O and
+// WebAssembly ones); NDB with a writer of its own.
 package invtest
 
 import (
