@@ -218,9 +218,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 
 	mux := http.NewServeMux()
 	mux.Handle("/{$}", awsjson.Dispatch(ecrAPI, extAPI))
-	mux.Handle("/v2/", v2)
 	mux.Handle(ecr.LayerDownloadPath, ecrServer.LayerDownloadHandler())
-	mux.Handle("/v2", v2)
 	mux.HandleFunc("/healthz", a.healthz)
 	mux.HandleFunc("/readyz", a.readyz)
 	// Metrics cover every account: the operator's to read.
@@ -230,6 +228,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	if !cfg.AccessLog {
 		accessLogger = slog.New(minLevel{logger.Handler(), slog.LevelWarn})
 	}
+	// /v2 and /v2/... go to v2 ahead of the mux.
 	a.handler = middleware.Chain(withRequestInfo(v2First(v2, mux)), accessLogger, a.Metrics)
 	return a, nil
 }
@@ -265,12 +264,21 @@ func (a *App) OpsHandler() http.Handler {
 
 // ServeOps serves OpsHandler on ln until ctx ends.
 func (a *App) ServeOps(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           a.OpsHandler(),
+	return a.serveUntil(ctx, a.httpServer(a.OpsHandler()), ln)
+}
+
+func (a *App) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: a.Config.ReadHeaderTimeout,
 		IdleTimeout:       a.Config.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
 	}
+}
+
+// serveUntil serves srv on ln until it fails or ctx ends, then shuts it
+// down gracefully within ShutdownTimeout.
+func (a *App) serveUntil(ctx context.Context, srv *http.Server, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	var err error
@@ -293,12 +301,6 @@ func (a *App) Close() error { return a.Stores.Meta.Close() }
 // Serve listens and serves until ctx ends, running the background workers,
 // then shuts down gracefully.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           a.handler,
-		ReadHeaderTimeout: a.Config.ReadHeaderTimeout,
-		IdleTimeout:       a.Config.IdleTimeout,
-		ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
-	}
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	const nWorkers = 5
 	done := make(chan struct{}, nWorkers)
@@ -336,22 +338,10 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	go func() { a.uploadGauge(workers); done <- struct{}{} }()
 	go func() { a.runScanWorkers(workers); done <- struct{}{} }()
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	var err error
-	select {
-	case err = <-errc:
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
-		err = srv.Shutdown(sctx)
-		cancel()
-	}
+	err := a.serveUntil(ctx, a.httpServer(a.handler), ln)
 	stopWorkers()
 	for i := 0; i < nWorkers; i++ {
 		<-done
-	}
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
 	}
 	return err
 }
