@@ -290,13 +290,7 @@ func RustAuditable(t testing.TB, deps string) []byte {
 	t.Helper()
 	NeedTool(t, "rustc")
 	dir := t.TempDir()
-	var z bytes.Buffer
-	zw := zlib.NewWriter(&z)
-	zw.Write([]byte(deps))
-	zw.Close()
-	if err := os.WriteFile(filepath.Join(dir, "deps.z"), z.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	z := writeDeps(t, dir, deps)
 	src := fmt.Sprintf(`#[used]
 #[link_section = ".dep-v0"]
 static AUDITABLE_VERSION_INFO: [u8; %d] = *include_bytes!("deps.z");
@@ -304,7 +298,7 @@ static AUDITABLE_VERSION_INFO: [u8; %d] = *include_bytes!("deps.z");
 fn main() {
     println!("hello");
 }
-`, z.Len())
+`, len(z))
 	if err := os.WriteFile(filepath.Join(dir, "main.rs"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -327,10 +321,24 @@ fn main() {
 	if s == nil {
 		t.Fatal("no .dep-v0 section in the binary")
 	}
-	if data, err := s.Data(); err != nil || !bytes.Equal(data, z.Bytes()) {
-		t.Fatalf(".dep-v0 holds %d bytes (%v), want the %d written", len(data), err, z.Len())
+	if data, err := s.Data(); err != nil || !bytes.Equal(data, z) {
+		t.Fatalf(".dep-v0 holds %d bytes (%v), want the %d written", len(data), err, len(z))
 	}
 	return b
+}
+
+// writeDeps writes deps zlib-compressed, as cargo-auditable stores the
+// list, to dir/deps.z and returns the compressed bytes.
+func writeDeps(t testing.TB, dir, deps string) []byte {
+	t.Helper()
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write([]byte(deps))
+	zw.Close()
+	if err := os.WriteFile(filepath.Join(dir, "deps.z"), z.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return z.Bytes()
 }
 
 // RPMSQLiteWAL is an SQLite rpm database whose last transaction, the

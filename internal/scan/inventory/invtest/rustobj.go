@@ -2,7 +2,6 @@ package invtest
 
 import (
 	"bytes"
-	"compress/zlib"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,13 +25,7 @@ func RustAuditableObject(t testing.TB, triple, section, deps string) []byte {
 	t.Helper()
 	mc := llvmTool(t, "llvm-mc")
 	dir := t.TempDir()
-	var z bytes.Buffer
-	zw := zlib.NewWriter(&z)
-	zw.Write([]byte(deps))
-	zw.Close()
-	if err := os.WriteFile(filepath.Join(dir, "deps.z"), z.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	z := writeDeps(t, dir, deps)
 	directive := `.section __DATA,` + section
 	if strings.HasPrefix(triple, "wasm") {
 		directive = `.section ".custom_section.` + section + `","",@`
@@ -50,7 +43,7 @@ func RustAuditableObject(t testing.TB, triple, section, deps string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(b, z.Bytes()) {
+	if !bytes.Contains(b, z) {
 		t.Fatal("llvm-mc left the compressed list out")
 	}
 	return b
