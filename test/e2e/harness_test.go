@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -444,7 +445,14 @@ func indentOutput(stdout, stderr string) string {
 	return b.String()
 }
 
-func redact(s string) string { return strings.ReplaceAll(s, testSecret, "***") }
+// redact masks the server's secret and the ECR tokens the tests obtain
+// (get-login-password, GetAuthorizationToken) in what the tests log.
+func redact(s string) string {
+	return ecrTokenRE.ReplaceAllString(strings.ReplaceAll(s, testSecret, "***"), "v1.***")
+}
+
+// ecrTokenRE matches Wharf's ECR tokens: "v1." and three base64url parts.
+var ecrTokenRE = regexp.MustCompile(`\bv1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+`)
 
 // saveArtifact copies a file or directory to $WHARF_E2E_ARTIFACTS_DIR/<test
 // name>/<name> when that variable is set (for CI to keep).
