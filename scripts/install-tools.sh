@@ -136,6 +136,7 @@ command -v go >/dev/null 2>&1 || {
 # The race detector needs a C toolchain; skopeo is the containers/image client.
 apt_install gcc gcc libc6-dev
 apt_install skopeo skopeo
+apt_install podman podman
 # The image inventory's tests build an rpm database with rpmbuild and rpm,
 # and a Berkeley DB one (rpm's format before 4.16) with db_load.
 apt_install rpmbuild rpm
