@@ -44,32 +44,33 @@ func TestPodmanPushPull(t *testing.T) {
 	}
 	mustRun(t, cmdSpec{env: ce.env, stdin: s.Pass}, podman, append(base, "login", "--tls-verify=false", "-u", s.User, "--password-stdin", s.Addr)...)
 
-	for _, tc := range []struct{ tag, format, mediaType string }{
-		{"oci", "oci", "application/vnd.oci.image.manifest.v1+json"},
-		{"v2s2", "v2s2", "application/vnd.docker.distribution.manifest.v2+json"},
+	// Each format is pushed under a tag of its name.
+	for _, tc := range []struct{ format, mediaType string }{
+		{"oci", "application/vnd.oci.image.manifest.v1+json"},
+		{"v2s2", "application/vnd.docker.distribution.manifest.v2+json"},
 	} {
-		r := s.Ref("e2e/podman", tc.tag)
-		if tc.tag != "oci" {
+		r := s.Ref("e2e/podman", tc.format)
+		if tc.format != "oci" {
 			p("tag", ref, r)
 		}
-		digestFile := filepath.Join(store, tc.tag+".digest")
+		digestFile := filepath.Join(store, tc.format+".digest")
 		p("push", "--tls-verify=false", "--format", tc.format, "--digestfile", digestFile, r)
 		b, err := os.ReadFile(digestFile)
 		if err != nil {
 			t.Fatal(err)
 		}
 		pushed := strings.TrimSpace(string(b))
-		res, body := s.do(t, "GET", "/v2/e2e/podman/manifests/"+tc.tag, manifestAccept)
+		res, body := s.do(t, "GET", "/v2/e2e/podman/manifests/"+tc.format, manifestAccept)
 		if got := res.Header.Get("Content-Type"); got != tc.mediaType {
-			t.Errorf("%s: served as %s, want %s", tc.tag, got, tc.mediaType)
+			t.Errorf("%s: served as %s, want %s", tc.format, got, tc.mediaType)
 		}
 		if d := sha256Digest(body); d != pushed {
-			t.Errorf("%s: registry serves %s, podman pushed %s", tc.tag, d, pushed)
+			t.Errorf("%s: registry serves %s, podman pushed %s", tc.format, d, pushed)
 		}
 		p("rmi", "--force", r)
 		p("pull", "--tls-verify=false", s.Ref("e2e/podman", pushed))
 		if out := p("image", "inspect", "--format", "{{range .RepoDigests}}{{.}} {{end}}", s.Ref("e2e/podman", pushed)); !strings.Contains(out, "/e2e/podman@"+pushed) {
-			t.Errorf("%s: podman's images lack %s:\n%s", tc.tag, pushed, out)
+			t.Errorf("%s: podman's images lack %s:\n%s", tc.format, pushed, out)
 		}
 		p("rmi", "--force", s.Ref("e2e/podman", pushed))
 		p("pull", "--tls-verify=false", r) // by tag; the next round tags it anew

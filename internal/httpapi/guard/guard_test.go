@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/wharfhq/wharf/internal/app/apptest"
-	"github.com/wharfhq/wharf/internal/config"
 )
 
 const (
@@ -74,7 +73,7 @@ func TestMetricsNeedTheOperatorsPermission(t *testing.T) {
 // TestOpsHandlerServesWithoutCredentials: the metrics_listen address is
 // the operator's opt-in for an unauthenticated scrape.
 func TestOpsHandlerServesWithoutCredentials(t *testing.T) {
-	s := apptest.Start(t, operator, rootKey, rootSec, func(c *config.Config) { c.MetricsListen = "127.0.0.1:0" })
+	s := apptest.Start(t, operator, rootKey, rootSec)
 	s.V2("GET", "/v2/", nil, rootKey, rootSec)
 	ops := httptest.NewServer(s.App.OpsHandler())
 	defer ops.Close()

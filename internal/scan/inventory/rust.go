@@ -76,11 +76,9 @@ func (r rustAuditable) Extract(_ context.Context, in *filesystem.ScanInput) (sca
 // the same bound before it is read.
 const maxDepInfo = 8 << 20
 
-// Section names of the list: cargo-auditable's, then the older rust-audit
-// ones, which differ by format (as go-rustaudit reads them).
+// depSection is cargo-auditable's section name in every format; the older
+// rust-audit names differ by format (as go-rustaudit reads them).
 const depSection = ".dep-v0"
-
-var legacyDepSection = map[string]string{"elf": ".rust-deps-v0", "pe": "rdep-v0", "macho": "rust-deps-v0"}
 
 // dependencyInfo reads the list from an ELF, PE, Mach-O (thin or
 // universal) or WebAssembly binary, every format within maxDepInfo.
@@ -130,7 +128,7 @@ func depSectionData(r io.ReaderAt) ([]byte, error) {
 		if err != nil {
 			return nil, rustaudit.ErrUnknownFileFormat
 		}
-		sec = firstSection("elf", func(name string) *binSection {
+		sec = firstSection(".rust-deps-v0", func(name string) *binSection {
 			if s := f.Section(name); s != nil {
 				return &binSection{s.Size, s.Data}
 			}
@@ -141,7 +139,7 @@ func depSectionData(r io.ReaderAt) ([]byte, error) {
 		if err != nil {
 			return nil, rustaudit.ErrUnknownFileFormat
 		}
-		sec = firstSection("pe", func(name string) *binSection {
+		sec = firstSection("rdep-v0", func(name string) *binSection {
 			if s := f.Section(name); s != nil {
 				return &binSection{uint64(s.Size), s.Data}
 			}
@@ -180,16 +178,16 @@ func depSectionData(r io.ReaderAt) ([]byte, error) {
 }
 
 // firstSection looks the list's section up by its name, then by the
-// format's legacy name.
-func firstSection(format string, lookup func(string) *binSection) *binSection {
+// format's legacy one.
+func firstSection(legacy string, lookup func(string) *binSection) *binSection {
 	if s := lookup(depSection); s != nil {
 		return s
 	}
-	return lookup(legacyDepSection[format])
+	return lookup(legacy)
 }
 
 func machoSection(f *macho.File) *binSection {
-	return firstSection("macho", func(name string) *binSection {
+	return firstSection("rust-deps-v0", func(name string) *binSection {
 		if s := f.Section(name); s != nil {
 			return &binSection{s.Size, s.Data}
 		}
